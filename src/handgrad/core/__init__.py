@@ -1,0 +1,1 @@
+"""The math: every forward and backward formula, once. Never prints, never renders."""

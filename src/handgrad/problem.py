@@ -1,0 +1,428 @@
+"""Problem files: reading TOML or JSON, validating every key, and the validated `Problem`.
+
+Scalar settings are checked by pydantic (strict: a string is never silently read as a number);
+arrays are checked here by hand so that a ragged list, a string inside a matrix or a wrong shape
+gets a message naming the key and the fix. All problems in a file are reported at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from handgrad.core.network import Architecture
+from handgrad.core.ops import Activation
+from handgrad.errors import ProblemError, did_you_mean
+
+SEED_PROBLEM = "homework3.toml"
+DISTRIBUTION_TOLERANCE = 1e-9  # how far a row of y may sum from 1 for cross-entropy
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class NetworkSpec(_Strict):
+    layers: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2)]
+    activation: Literal["relu", "leaky_relu", "sigmoid", "tanh", "identity"] = "relu"
+    leaky_slope: float = 0.01
+    output: Literal["softmax", "sigmoid", "identity"] = "softmax"
+    layout: Literal["in_out", "out_in"] = "in_out"
+    relu_grad_at_zero: float = 0.0
+    seed: int = 0
+
+
+class DataSpec(_Strict):
+    x: Any
+    y: Any = None
+    label: int | list[int] | None = None
+
+
+class LossSpec(_Strict):
+    kind: Literal["cross_entropy", "squared_error"] = "cross_entropy"
+    label_smoothing: Annotated[float, Field(ge=0, le=1)] = 0.0
+    smoothing: Literal["uniform", "others"] = "uniform"
+    reduction: Literal["mean", "sum"] = "mean"
+
+
+class OptimizerSpec(_Strict):
+    learning_rate: Annotated[float, Field(gt=0)]
+    steps: Annotated[int, Field(ge=1, le=100_000)] = 1
+    frozen: list[str] = Field(default_factory=list)
+
+
+class ProblemSpec(_Strict):
+    title: str | None = None
+    network: NetworkSpec
+    params: dict[str, Any] | None = None
+    data: DataSpec
+    loss: LossSpec = Field(default_factory=LossSpec)
+    optimizer: OptimizerSpec
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "": ProblemSpec,
+    "network": NetworkSpec,
+    "data": DataSpec,
+    "loss": LossSpec,
+    "optimizer": OptimizerSpec,
+}
+_HINTS = {
+    "optimizer.learning_rate": " (the step size η, e.g. learning_rate = 0.1)",
+    "network.layers": " (the layer sizes d, n1, ..., q, e.g. layers = [2, 3, 3])",
+    "data.x": " (the input: one instance [x1, ..., xd] or a list of them)",
+    "network": " (a [network] section with at least layers = [...])",
+    "data": " (a [data] section with x and y or label)",
+    "optimizer": " (an [optimizer] section with learning_rate)",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A validated problem: the settings, the architecture, and float64 arrays (one row each)."""
+
+    spec: ProblemSpec
+    architecture: Architecture
+    params: dict[str, np.ndarray]  # in the problem's layout
+    x: np.ndarray  # (B, d)
+    y: np.ndarray  # (B, q), the targets before smoothing
+    batched: bool  # False when x was given as a single instance
+    params_initialised: bool  # True when [params] was left out and drawn from network.seed
+    source: str  # the file name, or "<dict>"
+
+    @property
+    def name(self) -> str:
+        return self.spec.title or Path(self.source).stem
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.x.shape[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The problem as understood: every default filled in, parameters and targets included."""
+        as_given: dict[str, Any] = self.spec.model_dump(mode="json")
+        as_given["params"] = {name: value.tolist() for name, value in self.params.items()}
+        rows = self.x.tolist(), self.y.tolist()
+        as_given["data"] = {
+            "x": rows[0] if self.batched else rows[0][0],
+            "y": rows[1] if self.batched else rows[1][0],
+            "label": self.spec.data.label,
+        }
+        as_given["params_initialised"] = self.params_initialised
+        return as_given
+
+
+def default_problem_path() -> Path:
+    """The seed homework (Problem 2 of the course's Homework 3), shipped with the package."""
+    return Path(str(resources.files("handgrad.problems") / SEED_PROBLEM))
+
+
+def load_problem(source: str | Path | Mapping[str, Any] | None = None) -> Problem:
+    """Read and validate a problem from a TOML/JSON file or a dict; None loads the seed homework."""
+    if source is None:
+        source = default_problem_path()
+    if isinstance(source, Mapping):
+        return validate_problem(source, "<dict>")
+    path = Path(source)
+    return validate_problem(read_document(path), path.name)
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """Parse a TOML file (or JSON, for a .json name) into a dict, with clear errors."""
+    name = str(path)
+    if not path.exists():
+        raise ProblemError(["the file does not exist"], name)
+    if not path.is_file():
+        raise ProblemError(["not a file (is it a folder?)"], name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ProblemError(["not a text file (it is not valid UTF-8)"], name) from None
+    except OSError as error:
+        raise ProblemError([f"cannot be read: {error.strerror}"], name) from None
+    if not text.strip():
+        raise ProblemError(["the file is empty"], name)
+    if path.suffix.lower() == ".json":
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            message = f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+            raise ProblemError([message], name) from None
+    else:
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ProblemError([f"invalid TOML: {error}"], name) from None
+    if not isinstance(document, dict):
+        raise ProblemError(["the top level must be a table (an object in JSON)"], name)
+    return document
+
+
+def validate_problem(document: Mapping[str, Any], source: str) -> Problem:
+    """Check every key of a parsed document and build the Problem, or raise ProblemError."""
+    try:
+        spec = ProblemSpec.model_validate(dict(document))
+    except ValidationError as error:
+        raise ProblemError([_describe(e) for e in error.errors()], source) from None
+    problems: list[str] = []
+    arch = _architecture(spec, problems)
+    x, y, batched = _data(spec, arch, problems)
+    params, initialised = _params(spec, arch, problems)
+    unknown = [name for name in spec.optimizer.frozen if name not in arch.parameter_names()]
+    for name in unknown:
+        choices = arch.parameter_names()
+        problems.append(
+            f"optimizer.frozen: '{name}' is not a parameter of this network"
+            f"{did_you_mean(name, choices)} (it has {', '.join(choices)})"
+        )
+    if problems or x is None or y is None or params is None:
+        raise ProblemError(problems, source)
+    return Problem(spec, arch, params, x, y, batched, initialised, source)
+
+
+# ------------------------------------------------------------------- pydantic's errors, in words
+
+
+def _describe(error: Any) -> str:
+    loc = error["loc"]
+    key = ".".join(str(part) for part in loc if not isinstance(part, int))
+    index = "".join(f"[{part}]" for part in loc if isinstance(part, int))
+    where = key + index
+    kind, given = error["type"], error.get("input")
+    if kind == "missing":
+        return f"{where}: missing required key{_HINTS.get(key, '')}"
+    if kind == "extra_forbidden":
+        parent = ".".join(str(part) for part in loc[:-1])
+        section = _SECTIONS.get(parent)
+        choices = list(section.model_fields) if section else []
+        return f"{where}: unknown key{did_you_mean(str(loc[-1]), choices)}"
+    if kind == "literal_error":
+        expected = error["ctx"]["expected"]
+        suggestion = did_you_mean(str(given), expected.replace("'", "").replace(" or ", ", ")
+                                  .split(", "))
+        return f"{where}: {given!r} is not one of {expected}{suggestion}"
+    if kind in {"float_type", "int_type", "string_type", "bool_type"}:
+        wanted = {"float_type": "a number", "int_type": "an integer",
+                  "string_type": "a string", "bool_type": "true or false"}[kind]
+        return f"{where}: expected {wanted}, got {_kind_of(given)} {given!r}"
+    if kind in {"list_type", "dict_type", "model_type", "model_attributes_type"}:
+        wanted = "a list" if kind == "list_type" else "a table"
+        return f"{where}: expected {wanted}, got {_kind_of(given)} {given!r}"
+    if kind == "finite_number":
+        return f"{where}: must be a finite number, got {given}"
+    if kind == "too_short" and key == "network.layers":
+        return f"{where}: needs at least two sizes, the inputs d and the outputs q (got {given})"
+    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
+        bound = error["ctx"]
+        if key == "network.layers":
+            return f"{where}: a layer size must be at least 1, got {given}"
+        if key == "loss.label_smoothing":
+            return f"{where}: ε must be between 0 and 1, got {given}"
+        if key == "optimizer.learning_rate":
+            return f"{where}: must be a positive finite number, got {given}"
+        relation = {"greater_than_equal": "≥", "greater_than": ">",
+                    "less_than_equal": "≤", "less_than": "<"}[kind]
+        limit = next(iter(bound.values()))
+        return f"{where}: must be {relation} {limit}, got {given}"
+    if kind in {"int_from_float", "union_tag_invalid"} or kind.startswith("union"):
+        return f"{where}: {error['msg']}, got {given!r}"
+    return f"{where}: {error['msg']}"
+
+
+def _kind_of(value: Any) -> str:
+    return {str: "text", bool: "a boolean", list: "a list", dict: "a table"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# --------------------------------------------------------------------------- arrays, by hand
+
+
+def _numeric_array(value: Any, key: str, problems: list[str]) -> np.ndarray | None:
+    """A float64 array from nested lists of numbers, or None with the reason in `problems`."""
+    found = _shape_of(value, key)
+    if isinstance(found, str):
+        problems.append(found)
+        return None
+    array = np.array(value, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        problems.append(f"{key}{list(bad)}: NaN and infinite values are not allowed")
+        return None
+    return array
+
+
+def _shape_of(value: Any, key: str) -> tuple[int, ...] | str:
+    """The shape of nested lists of numbers, or a message for a string, a bool or a ragged list."""
+    if isinstance(value, bool) or not isinstance(value, int | float | list):
+        return f"{key}: expected a number, got {_kind_of(value)} {value!r}"
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{key}: NaN and infinite values are not allowed"
+        return ()
+    shapes = [_shape_of(item, f"{key}[{i}]") for i, item in enumerate(value)]
+    for shape in shapes:
+        if isinstance(shape, str):
+            return shape
+    if any(shape != shapes[0] for shape in shapes):
+        first = shapes[0]
+        odd = next(i for i, shape in enumerate(shapes) if shape != first)
+        return (
+            f"{key}: ragged list: entry {odd} has shape {_fmt_shape(shapes[odd])} but entry 0 "
+            f"has shape {_fmt_shape(first)}; every row must have the same length"
+        )
+    inner = shapes[0] if shapes else ()
+    assert not isinstance(inner, str)
+    return (len(value), *inner)
+
+
+def _fmt_shape(shape: Any) -> str:
+    if not shape:
+        return "a number"
+    return "×".join(str(n) for n in shape) if len(shape) > 1 else f"a list of {shape[0]}"
+
+
+# ---------------------------------------------------------------------- the semantic checks
+
+
+def _architecture(spec: ProblemSpec, problems: list[str]) -> Architecture:
+    net, loss = spec.network, spec.loss
+    if loss.kind == "cross_entropy" and net.output != "softmax":
+        problems.append(
+            f"loss.kind: cross_entropy requires network.output = 'softmax' (got '{net.output}');"
+            " use kind = 'squared_error' for a sigmoid or identity output"
+        )
+    if loss.kind != "cross_entropy" and loss.label_smoothing != 0:
+        problems.append("loss.label_smoothing: applies only to kind = 'cross_entropy'")
+    if loss.smoothing == "others" and net.layers[-1] < 2:
+        problems.append("loss.smoothing: 'others' needs at least 2 classes (q ≥ 2)")
+    hidden = Activation(net.activation, net.leaky_slope, net.relu_grad_at_zero)
+    return Architecture(
+        tuple(net.layers), hidden, net.output, net.layout, loss.kind, loss.reduction
+    )
+
+
+def _data(
+    spec: ProblemSpec, arch: Architecture, problems: list[str]
+) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
+    data = spec.data
+    d, q = arch.layers[0], arch.layers[-1]
+    x = _numeric_array(data.x, "data.x", problems)
+    batched = x is not None and x.ndim == 2
+    if x is not None:
+        if x.ndim == 1 and x.shape[0] != d:
+            problems.append(f"data.x: has {x.shape[0]} entries but layers[0] = d = {d}")
+            x = None
+        elif x.ndim == 2 and (x.shape[1] != d or x.shape[0] == 0):
+            problems.append(f"data.x: a batch must be a list of rows of {d} numbers (d = {d})")
+            x = None
+        elif x.ndim not in (1, 2):
+            problems.append("data.x: must be one instance [x1, ..., xd] or a list of them")
+            x = None
+    if (data.y is None) == (data.label is None):
+        which = "both" if data.y is not None else "neither"
+        problems.append(f"data.y: give y (target vectors) or label (class indices), got {which}")
+        return None, None, batched
+    y = _labels_to_y(data.label, q, arch, problems) if data.y is None else _numeric_array(
+        data.y, "data.y", problems
+    )
+    if y is None or x is None:
+        return (x if x is None else x.reshape(-1, d)), None, batched
+    if y.ndim != x.ndim:
+        shape = "a list of rows" if batched else "one vector"
+        problems.append(f"data.y: x is {shape}, so y must be {shape} too (batch sizes differ)")
+        return None, None, batched
+    x2, y2 = x.reshape(-1, d), y.reshape(x.shape[0] if batched else 1, -1)
+    if y2.shape[1] != q:
+        problems.append(f"data.y: each target needs q = layers[-1] = {q} entries, got {y2.shape[1]}")
+        return None, None, batched
+    if y2.shape[0] != x2.shape[0]:
+        problems.append(
+            f"data.y: x has {x2.shape[0]} instances but y has {y2.shape[0]}; batch sizes differ"
+        )
+        return None, None, batched
+    if arch.loss == "cross_entropy":
+        sums = y2.sum(axis=1)
+        if np.any(y2 < 0) or np.any(np.abs(sums - 1) > DISTRIBUTION_TOLERANCE):
+            problems.append(
+                "data.y: cross-entropy needs each y to be a distribution (entries ≥ 0 that sum"
+                f" to 1, e.g. one-hot), got sums {np.round(sums, 6).tolist()}"
+            )
+            return None, None, batched
+    return x2, y2, batched
+
+
+def _labels_to_y(
+    label: int | list[int] | None, q: int, arch: Architecture, problems: list[str]
+) -> np.ndarray | None:
+    if arch.output != "softmax":
+        problems.append("data.label: class labels need network.output = 'softmax'; give y instead")
+        return None
+    labels = label if isinstance(label, list) else [label]
+    bad = [value for value in labels if value is None or not 0 <= value < q]
+    if bad:
+        problems.append(f"data.label: class index {bad[0]} is out of range 0..{q - 1} (q = {q})")
+        return None
+    y = np.eye(q)[labels]
+    return y if isinstance(label, list) else y[0]
+
+
+def _params(
+    spec: ProblemSpec, arch: Architecture, problems: list[str]
+) -> tuple[dict[str, np.ndarray] | None, bool]:
+    names = arch.parameter_names()
+    if spec.params is None:
+        return initial_params(arch, spec.network.seed), True
+    params: dict[str, np.ndarray] = {}
+    for name in spec.params:
+        if name not in names:
+            problems.append(
+                f"params.{name}: unknown parameter{did_you_mean(name, names)}"
+                f" (this network has {', '.join(names)})"
+            )
+    for name in names:
+        layer = int(name[1:])
+        expected = arch.weight_shape(layer) if name[0] == "W" else (arch.layers[layer],)
+        wanted = "×".join(map(str, expected)) + (" matrix" if len(expected) == 2 else " vector")
+        if name not in spec.params:
+            problems.append(f"params.{name}: missing (a {wanted})")
+            continue
+        array = _numeric_array(spec.params[name], f"params.{name}", problems)
+        if array is None:
+            continue
+        if array.shape != expected:
+            got = "×".join(map(str, array.shape)) if array.ndim else "a number"
+            transposed = array.shape == expected[::-1]
+            problems.append(
+                f"params.{name}: has shape {got} but layers = {list(arch.layers)} with layout"
+                f" '{arch.layout}' needs a {wanted}"
+                + (" (you gave its transpose: check network.layout)" if transposed else "")
+            )
+            continue
+        params[name] = array
+    return (params if len(params) == len(names) else None), False
+
+
+def initial_params(arch: Architecture, seed: int) -> dict[str, np.ndarray]:
+    """Weights ~ N(0, 2/fan_in) (He) into ReLU-like hidden layers, N(0, 2/(fan_in + fan_out))
+    (Glorot) into other layers and the output; biases 0; drawn layer by layer, W1 first, from
+    numpy's default_rng(seed)."""
+    rng = np.random.default_rng(seed)
+    relu_like = arch.hidden.name in ("relu", "leaky_relu")
+    params: dict[str, np.ndarray] = {}
+    for layer in range(1, arch.depth + 1):
+        fan_in, fan_out = arch.layers[layer - 1], arch.layers[layer]
+        hidden_layer = layer < arch.depth
+        variance = 2 / fan_in if relu_like and hidden_layer else 2 / (fan_in + fan_out)
+        params[f"W{layer}"] = rng.normal(0.0, math.sqrt(variance), arch.weight_shape(layer))
+        params[f"b{layer}"] = np.zeros(fan_out)
+    return params
