@@ -23,8 +23,8 @@ class Math:
         return as_math(other) + self
 
     @property
-    def T(self) -> Math:  # noqa: N802 - the transpose reads as in the course
-        return Math(self.text + "ᵀ", self.latex + r"^\top")
+    def T(self) -> Math:
+        return Math(self.text + "ᵀ", self.latex + r"^{\top}")
 
 
 def as_math(value: Math | str) -> Math:
@@ -58,3 +58,5 @@ ETA = Math("η", r"\eta")
 ODOT = Math(" ⊙ ", r" \odot ")
 MINUS = Math(" − ", " - ")
 LOSS = Math("L", "L")
+OPEN = Math("(", r"\left(")
+TRANSPOSED = Math(")ᵀ", r"\right)^{\top}")

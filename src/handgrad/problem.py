@@ -1,8 +1,8 @@
 """Problem files: reading TOML or JSON, validating every key, and the validated `Problem`.
 
-Scalar settings are checked by pydantic (strict: a string is never silently read as a number);
-arrays are checked here by hand so that a ragged list, a string inside a matrix or a wrong shape
-gets a message naming the key and the fix. All problems in a file are reported at once.
+Scalar settings are checked against the table in `settings`; arrays are checked here, so that a
+ragged list, a string inside a matrix or a wrong shape gets a message naming the key and the
+fix. All problems in a file are reported at once.
 """
 
 from __future__ import annotations
@@ -12,78 +12,19 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handgrad.core.network import Architecture
 from handgrad.core.ops import Activation
 from handgrad.errors import ProblemError, did_you_mean
+from handgrad.settings import ProblemSpec, kind_of, parse_spec
 
 SEED_PROBLEM = "homework3.toml"
+PROBLEMS_FOLDER = Path(__file__).parent / "problems"  # package data, shipped in the wheel
 DISTRIBUTION_TOLERANCE = 1e-9  # how far a row of y may sum from 1 for cross-entropy
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
-
-
-class NetworkSpec(_Strict):
-    layers: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2)]
-    activation: Literal["relu", "leaky_relu", "sigmoid", "tanh", "identity"] = "relu"
-    leaky_slope: float = 0.01
-    output: Literal["softmax", "sigmoid", "identity"] = "softmax"
-    layout: Literal["in_out", "out_in"] = "in_out"
-    relu_grad_at_zero: float = 0.0
-    seed: int = 0
-
-
-class DataSpec(_Strict):
-    x: Any
-    y: Any = None
-    label: int | list[int] | None = None
-
-
-class LossSpec(_Strict):
-    kind: Literal["cross_entropy", "squared_error"] = "cross_entropy"
-    label_smoothing: Annotated[float, Field(ge=0, le=1)] = 0.0
-    smoothing: Literal["uniform", "others"] = "uniform"
-    reduction: Literal["mean", "sum"] = "mean"
-
-
-class OptimizerSpec(_Strict):
-    learning_rate: Annotated[float, Field(gt=0)]
-    steps: Annotated[int, Field(ge=1, le=100_000)] = 1
-    frozen: list[str] = Field(default_factory=list)
-
-
-class ProblemSpec(_Strict):
-    title: str | None = None
-    network: NetworkSpec
-    params: dict[str, Any] | None = None
-    data: DataSpec
-    loss: LossSpec = Field(default_factory=LossSpec)
-    optimizer: OptimizerSpec
-
-
-_SECTIONS: dict[str, type[BaseModel]] = {
-    "": ProblemSpec,
-    "network": NetworkSpec,
-    "data": DataSpec,
-    "loss": LossSpec,
-    "optimizer": OptimizerSpec,
-}
-_HINTS = {
-    "optimizer.learning_rate": " (the step size η, e.g. learning_rate = 0.1)",
-    "network.layers": " (the layer sizes d, n1, ..., q, e.g. layers = [2, 3, 3])",
-    "data.x": " (the input: one instance [x1, ..., xd] or a list of them)",
-    "network": " (a [network] section with at least layers = [...])",
-    "data": " (a [data] section with x and y or label)",
-    "optimizer": " (an [optimizer] section with learning_rate)",
-}
 
 
 @dataclass(frozen=True)
@@ -109,7 +50,7 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         """The problem as understood: every default filled in, parameters and targets included."""
-        as_given: dict[str, Any] = self.spec.model_dump(mode="json")
+        as_given = self.spec.to_dict()
         as_given["params"] = {name: value.tolist() for name, value in self.params.items()}
         rows = self.x.tolist(), self.y.tolist()
         as_given["data"] = {
@@ -123,7 +64,7 @@ class Problem:
 
 def default_problem_path() -> Path:
     """The seed homework (Problem 2 of the course's Homework 3), shipped with the package."""
-    return Path(str(resources.files("handgrad.problems") / SEED_PROBLEM))
+    return PROBLEMS_FOLDER / SEED_PROBLEM
 
 
 def load_problem(source: str | Path | Mapping[str, Any] | None = None) -> Problem:
@@ -169,11 +110,10 @@ def read_document(path: Path) -> dict[str, Any]:
 
 def validate_problem(document: Mapping[str, Any], source: str) -> Problem:
     """Check every key of a parsed document and build the Problem, or raise ProblemError."""
-    try:
-        spec = ProblemSpec.model_validate(dict(document))
-    except ValidationError as error:
-        raise ProblemError([_describe(e) for e in error.errors()], source) from None
     problems: list[str] = []
+    spec = parse_spec(document, problems)
+    if spec is None:
+        raise ProblemError(problems, source)
     arch = _architecture(spec, problems)
     x, y, batched = _data(spec, arch, problems)
     params, initialised = _params(spec, arch, problems)
@@ -187,61 +127,6 @@ def validate_problem(document: Mapping[str, Any], source: str) -> Problem:
     if problems or x is None or y is None or params is None:
         raise ProblemError(problems, source)
     return Problem(spec, arch, params, x, y, batched, initialised, source)
-
-
-# ------------------------------------------------------------------- pydantic's errors, in words
-
-
-def _describe(error: Any) -> str:
-    loc = error["loc"]
-    key = ".".join(str(part) for part in loc if not isinstance(part, int))
-    index = "".join(f"[{part}]" for part in loc if isinstance(part, int))
-    where = key + index
-    kind, given = error["type"], error.get("input")
-    if kind == "missing":
-        return f"{where}: missing required key{_HINTS.get(key, '')}"
-    if kind == "extra_forbidden":
-        parent = ".".join(str(part) for part in loc[:-1])
-        section = _SECTIONS.get(parent)
-        choices = list(section.model_fields) if section else []
-        return f"{where}: unknown key{did_you_mean(str(loc[-1]), choices)}"
-    if kind == "literal_error":
-        expected = error["ctx"]["expected"]
-        suggestion = did_you_mean(str(given), expected.replace("'", "").replace(" or ", ", ")
-                                  .split(", "))
-        return f"{where}: {given!r} is not one of {expected}{suggestion}"
-    if kind in {"float_type", "int_type", "string_type", "bool_type"}:
-        wanted = {"float_type": "a number", "int_type": "an integer",
-                  "string_type": "a string", "bool_type": "true or false"}[kind]
-        return f"{where}: expected {wanted}, got {_kind_of(given)} {given!r}"
-    if kind in {"list_type", "dict_type", "model_type", "model_attributes_type"}:
-        wanted = "a list" if kind == "list_type" else "a table"
-        return f"{where}: expected {wanted}, got {_kind_of(given)} {given!r}"
-    if kind == "finite_number":
-        return f"{where}: must be a finite number, got {given}"
-    if kind == "too_short" and key == "network.layers":
-        return f"{where}: needs at least two sizes, the inputs d and the outputs q (got {given})"
-    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
-        bound = error["ctx"]
-        if key == "network.layers":
-            return f"{where}: a layer size must be at least 1, got {given}"
-        if key == "loss.label_smoothing":
-            return f"{where}: ε must be between 0 and 1, got {given}"
-        if key == "optimizer.learning_rate":
-            return f"{where}: must be a positive finite number, got {given}"
-        relation = {"greater_than_equal": "≥", "greater_than": ">",
-                    "less_than_equal": "≤", "less_than": "<"}[kind]
-        limit = next(iter(bound.values()))
-        return f"{where}: must be {relation} {limit}, got {given}"
-    if kind in {"int_from_float", "union_tag_invalid"} or kind.startswith("union"):
-        return f"{where}: {error['msg']}, got {given!r}"
-    return f"{where}: {error['msg']}"
-
-
-def _kind_of(value: Any) -> str:
-    return {str: "text", bool: "a boolean", list: "a list", dict: "a table"}.get(
-        type(value), type(value).__name__
-    )
 
 
 # --------------------------------------------------------------------------- arrays, by hand
@@ -264,7 +149,7 @@ def _numeric_array(value: Any, key: str, problems: list[str]) -> np.ndarray | No
 def _shape_of(value: Any, key: str) -> tuple[int, ...] | str:
     """The shape of nested lists of numbers, or a message for a string, a bool or a ragged list."""
     if isinstance(value, bool) or not isinstance(value, int | float | list):
-        return f"{key}: expected a number, got {_kind_of(value)} {value!r}"
+        return f"{key}: expected a number, got {kind_of(value)} {value!r}"
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             return f"{key}: NaN and infinite values are not allowed"
@@ -332,8 +217,10 @@ def _data(
         which = "both" if data.y is not None else "neither"
         problems.append(f"data.y: give y (target vectors) or label (class indices), got {which}")
         return None, None, batched
-    y = _labels_to_y(data.label, q, arch, problems) if data.y is None else _numeric_array(
-        data.y, "data.y", problems
+    y = (
+        _labels_to_y(data.label, q, arch, problems)
+        if data.y is None
+        else _numeric_array(data.y, "data.y", problems)
     )
     if y is None or x is None:
         return (x if x is None else x.reshape(-1, d)), None, batched
@@ -343,7 +230,9 @@ def _data(
         return None, None, batched
     x2, y2 = x.reshape(-1, d), y.reshape(x.shape[0] if batched else 1, -1)
     if y2.shape[1] != q:
-        problems.append(f"data.y: each target needs q = layers[-1] = {q} entries, got {y2.shape[1]}")
+        problems.append(
+            f"data.y: each target needs q = layers[-1] = {q} entries, got {y2.shape[1]}"
+        )
         return None, None, batched
     if y2.shape[0] != x2.shape[0]:
         problems.append(
@@ -372,7 +261,7 @@ def _labels_to_y(
     if bad:
         problems.append(f"data.label: class index {bad[0]} is out of range 0..{q - 1} (q = {q})")
         return None
-    y = np.eye(q)[labels]
+    y = np.eye(q)[np.asarray(labels, dtype=int)]
     return y if isinstance(label, list) else y[0]
 
 

@@ -17,6 +17,8 @@ from handgrad.notation import (
     LOSS,
     MINUS,
     ODOT,
+    OPEN,
+    TRANSPOSED,
     YHAT,
     YHAT_BATCH,
     YS,
@@ -30,7 +32,6 @@ from handgrad.problem import Problem, load_problem
 from handgrad.solution import Kink, Quantity, Solution
 from handgrad.verify import finite_difference_check
 
-TRANSPOSED = Math(")ᵀ", r")^\top")
 FUSED_NOTE = (
     "Softmax and cross-entropy together: ∂L/∂zⱼ = Σᵢ (∂L/∂ŷᵢ)(∂ŷᵢ/∂zⱼ) = Σᵢ (−yˢᵢ/ŷᵢ)·ŷᵢ(δᵢⱼ − ŷⱼ)"
     " = ŷⱼ Σᵢ yˢᵢ − yˢⱼ = ŷⱼ − yˢⱼ, because Σᵢ yˢᵢ = 1 (smoothing keeps yˢ a distribution)."
@@ -93,18 +94,25 @@ def conventions(problem: Problem) -> list[str]:
         said.append("layout out_in: h = Wx + b, each W is fan_out × fan_in (PyTorch's nn.Linear)")
     if arch.loss == "cross_entropy":
         if loss.smoothing == "uniform":
-            said.append(f"label smoothing uniform: yˢ = (1 − ε)y + ε/q with ε = {loss.label_smoothing:g}")
+            said.append(
+                f"label smoothing uniform: yˢ = (1 − ε)y + ε/q with ε = {loss.label_smoothing:g}"
+            )
         else:
             said.append(
                 "label smoothing others: yˢ = (1 − ε)y + ε(1 − y)/(q − 1) "
                 f"(true class 1 − ε, every other ε/(q − 1)) with ε = {loss.label_smoothing:g}"
             )
     if problem.batched:
-        what = "mean over the batch: L = (1/B) Σᵦ Lᵦ" if arch.reduction == "mean" else (
-            "sum over the batch: L = Σᵦ Lᵦ")
+        what = (
+            "mean over the batch: L = (1/B) Σᵦ Lᵦ"
+            if arch.reduction == "mean"
+            else ("sum over the batch: L = Σᵦ Lᵦ")
+        )
         said.append(f"reduction {arch.reduction}: {what}, B = {problem.batch_size}")
     if arch.depth > 1 and arch.hidden.name == "relu":
-        said.append(f"ReLU′(0) = {arch.hidden.relu_grad_at_zero:g} (the subgradient used at a kink)")
+        said.append(
+            f"ReLU′(0) = {arch.hidden.relu_grad_at_zero:g} (the subgradient used at a kink)"
+        )
     if arch.depth > 1 and arch.hidden.name == "leaky_relu":
         said.append(f"leaky ReLU slope α = {arch.hidden.leaky_slope:g}, also used at 0")
     if problem.params_initialised:
@@ -122,8 +130,11 @@ def _kinks(problem: Problem, fwd: network.ForwardPass) -> list[Kink]:
     hidden = problem.architecture.hidden
     if hidden.name not in ("relu", "leaky_relu"):
         return []
-    convention = (f"ReLU′(0) = {hidden.relu_grad_at_zero:g}" if hidden.name == "relu"
-                  else f"LeakyReLU′(0) = α = {hidden.leaky_slope:g}")
+    convention = (
+        f"ReLU′(0) = {hidden.relu_grad_at_zero:g}"
+        if hidden.name == "relu"
+        else f"LeakyReLU′(0) = α = {hidden.leaky_slope:g}"
+    )
     found = []
     for layer, h in enumerate(fwd.h, start=1):
         for row, unit in np.argwhere(h == 0):
@@ -169,14 +180,26 @@ class _Notation:
                 affine = (W.T if self.in_out else W) + inp + " + " + b
             if layer < arch.depth:
                 h = self.sym("h", layer)
-                out.append(Quantity("forward", f"h{layer}", h, affine, self.shown(fwd.h[layer - 1])))
-                out.append(Quantity("forward", f"a{layer}", self.sym("a", layer),
-                                    self.activation(h), self.shown(fwd.a[layer - 1])))
+                out.append(
+                    Quantity("forward", f"h{layer}", h, affine, self.shown(fwd.h[layer - 1]))
+                )
+                out.append(
+                    Quantity(
+                        "forward",
+                        f"a{layer}",
+                        self.sym("a", layer),
+                        self.activation(h),
+                        self.shown(fwd.a[layer - 1]),
+                    )
+                )
             else:
                 out.append(Quantity("forward", "z", self.sym("z"), affine, self.shown(fwd.z)))
         z = self.sym("z")
-        yhat_formula = {"softmax": call("softmax", z), "sigmoid": call("σ", z, r"\sigma"),
-                        "identity": z}[arch.output]
+        yhat_formula = {
+            "softmax": call("softmax", z),
+            "sigmoid": call("σ", z, r"\sigma"),
+            "identity": z,
+        }[arch.output]
         yhat = YHAT_BATCH if self.batched else YHAT
         out.append(Quantity("forward", "yhat", yhat, yhat_formula, self.shown(fwd.yhat)))
         y = self.sym("y")
@@ -188,19 +211,41 @@ class _Notation:
             if loss.smoothing == "uniform":
                 formula = one_minus_eps + y + " + " + EPS + "/" + q
             else:
-                formula = (one_minus_eps + y + " + " + EPS + "(1" + MINUS + y + ")/(" + q
-                           + Math(" − 1)", " - 1)"))
-            out.append(Quantity("forward", "ys", ys, formula, self.shown(target),
-                                note=f"ε = {loss.label_smoothing:g}, q = {arch.layers[-1]}"))
+                formula = (
+                    one_minus_eps
+                    + y
+                    + " + "
+                    + EPS
+                    + "(1"
+                    + MINUS
+                    + y
+                    + ")/("
+                    + q
+                    + Math(" − 1)", " - 1)")
+                )
+            out.append(
+                Quantity(
+                    "forward",
+                    "ys",
+                    ys,
+                    formula,
+                    self.shown(target),
+                    note=f"ε = {loss.label_smoothing:g}, q = {arch.layers[-1]}",
+                )
+            )
             per = Math("−Σᵢ yˢᵢ ln ŷᵢ", r"-\sum_i y^{s}_i \ln \hat{y}_i")
         else:
             per = Math("½ Σᵢ (ŷᵢ − yᵢ)²", r"\tfrac{1}{2} \sum_i (\hat{y}_i - y_i)^2")
         if self.batched:
             per_b = Math("Lᵦ", "L_b")
-            out.append(Quantity("forward", "losses", per_b, per + " for each row b",
-                                fwd.per_instance))
-            total = (Math("(1/B) Σᵦ Lᵦ", r"\frac{1}{B} \sum_b L_b")
-                     if arch.reduction == "mean" else Math("Σᵦ Lᵦ", r"\sum_b L_b"))
+            out.append(
+                Quantity("forward", "losses", per_b, per + " for each row b", fwd.per_instance)
+            )
+            total = (
+                Math("(1/B) Σᵦ Lᵦ", r"\frac{1}{B} \sum_b L_b")
+                if arch.reduction == "mean"
+                else Math("Σᵦ Lᵦ", r"\sum_b L_b")
+            )
             out.append(Quantity("forward", "loss", LOSS, total, float(fwd.loss)))
         else:
             out.append(Quantity("forward", "loss", LOSS, per, float(fwd.loss)))
@@ -228,34 +273,48 @@ class _Notation:
         if bwd.dyhat is None:
             ys = YS_BATCH if self.batched else YS
             formula = ("(" + yhat + MINUS + ys + ")" + per_b) if per_b else yhat + MINUS + ys
-            note = FUSED_NOTE + (" For the mean over the batch each row is divided by B."
-                                 if per_b else "")
-            out.append(Quantity("backward", "dz", grad(z), formula, self.shown(bwd.dz),
-                                note=note))
+            note = FUSED_NOTE + (
+                " For the mean over the batch each row is divided by B." if per_b else ""
+            )
+            out.append(Quantity("backward", "dz", grad(z), formula, self.shown(bwd.dz), note=note))
         else:
             y = self.sym("y")
             formula = ("(" + yhat + MINUS + y + ")" + per_b) if per_b else yhat + MINUS + y
             out.append(Quantity("backward", "dyhat", grad(yhat), formula, self.shown(bwd.dyhat)))
             dyhat = grad(yhat)
             dz_formula = {
-                "softmax": Math("ŷ ⊙ (∂L/∂ŷ − (ŷ·∂L/∂ŷ)1)",
-                                r"\hat{y} \odot \left(\frac{\partial L}{\partial \hat{y}} - "
-                                r"(\hat{y}^\top \frac{\partial L}{\partial \hat{y}})\mathbf{1}\right)"),
+                "softmax": Math(
+                    "ŷ ⊙ (∂L/∂ŷ − (ŷ·∂L/∂ŷ)1)",
+                    r"\hat{y} \odot \left(\frac{\partial L}{\partial \hat{y}} - "
+                    r"(\hat{y}^\top \frac{\partial L}{\partial \hat{y}})\mathbf{1}\right)",
+                ),
                 "sigmoid": dyhat + ODOT + yhat + ODOT + "(1" + MINUS + yhat + ")",
                 "identity": dyhat,
             }[arch.output]
-            note = ("the softmax Jacobian ∂ŷᵢ/∂zⱼ = ŷᵢ(δᵢⱼ − ŷⱼ) applied to ∂L/∂ŷ"
-                    if arch.output == "softmax" else "")
-            out.append(Quantity("backward", "dz", grad(z), dz_formula, self.shown(bwd.dz),
-                                note=note))
+            note = (
+                "the softmax Jacobian ∂ŷᵢ/∂zⱼ = ŷᵢ(δᵢⱼ − ŷⱼ) applied to ∂L/∂ŷ"
+                if arch.output == "softmax"
+                else ""
+            )
+            out.append(
+                Quantity("backward", "dz", grad(z), dz_formula, self.shown(bwd.dz), note=note)
+            )
         for layer in range(arch.depth, 0, -1):
             inp, upstream = self.layer_input(layer), grad(self.layer_output(layer))
             W, b = var("W", layer), var("b", layer)
             if self.batched:
-                dW = inp.T + " " + upstream if self.in_out else "(" + upstream + TRANSPOSED + " " + inp
+                dW = (
+                    inp.T + " " + upstream
+                    if self.in_out
+                    else OPEN + upstream + TRANSPOSED + " " + inp
+                )
                 db = Math("Σᵦ ", r"\sum_b ") + upstream + Math(" (sum of rows)", r"\text{ (rows)}")
             else:
-                dW = inp + " (" + upstream + TRANSPOSED if self.in_out else upstream + " " + inp.T
+                dW = (
+                    inp + " " + OPEN + upstream + TRANSPOSED
+                    if self.in_out
+                    else upstream + " " + inp.T
+                )
                 db = upstream
             out.append(Quantity("backward", f"dW{layer}", grad(W), dW, bwd.grads[f"dW{layer}"]))
             out.append(Quantity("backward", f"db{layer}", grad(b), db, bwd.grads[f"db{layer}"]))
@@ -266,11 +325,19 @@ class _Notation:
                 da = upstream + " " + (W.T if self.in_out else W)
             else:
                 da = (W if self.in_out else W.T) + " " + upstream
-            out.append(Quantity("backward", f"da{layer - 1}", grad(a), da,
-                                self.shown(bwd.da[layer - 2])))
-            out.append(Quantity("backward", f"dh{layer - 1}", grad(h),
-                                self.activation_backward(a, h), self.shown(bwd.dh[layer - 2]),
-                                note=self.activation_note()))
+            out.append(
+                Quantity("backward", f"da{layer - 1}", grad(a), da, self.shown(bwd.da[layer - 2]))
+            )
+            out.append(
+                Quantity(
+                    "backward",
+                    f"dh{layer - 1}",
+                    grad(h),
+                    self.activation_backward(a, h),
+                    self.shown(bwd.dh[layer - 2]),
+                    note=self.activation_note(),
+                )
+            )
         return out
 
     def activation_backward(self, a: Math, h: Math) -> Math:
@@ -278,9 +345,15 @@ class _Notation:
         if name == "relu":
             return da + ODOT + Math(f"1[{h.text} > 0]", rf"\mathbb{{1}}[{h.latex} > 0]")
         if name == "leaky_relu":
-            return da + ODOT + Math(f"(1[{h.text} > 0] + α·1[{h.text} ≤ 0])",
-                                    rf"(\mathbb{{1}}[{h.latex} > 0] + \alpha\,"
-                                    rf"\mathbb{{1}}[{h.latex} \le 0])")
+            return (
+                da
+                + ODOT
+                + Math(
+                    f"(1[{h.text} > 0] + α·1[{h.text} ≤ 0])",
+                    rf"(\mathbb{{1}}[{h.latex} > 0] + \alpha\,"
+                    rf"\mathbb{{1}}[{h.latex} \le 0])",
+                )
+            )
         if name == "sigmoid":
             return da + ODOT + a + ODOT + "(1" + MINUS + a + ")"
         if name == "tanh":
@@ -291,7 +364,7 @@ class _Notation:
         hidden = self.arch.hidden
         return {
             "relu": f"ReLU′(h) = 1 where h > 0, 0 where h < 0, and {hidden.relu_grad_at_zero:g} "
-                    "at h = 0 by convention",
+            "at h = 0 by convention",
             "leaky_relu": f"LeakyReLU′(h) = 1 where h > 0, α = {hidden.leaky_slope:g} elsewhere",
             "sigmoid": "σ′(h) = σ(h)(1 − σ(h)) = a(1 − a)",
             "tanh": "tanh′(h) = 1 − tanh²(h) = 1 − a²",
@@ -304,19 +377,14 @@ class _Notation:
         out = []
         opt = self.problem.spec.optimizer
         frozen = opt.frozen
-        note = f"η = {opt.learning_rate:g}" + (
-            f"; the update applied {opt.steps} times, each with the gradient at the current"
-            " parameters" if opt.steps > 1 else "")
         for name, value in params.items():
             symbol = var(name[0], name[1:])
             if name in frozen:
                 formula = symbol + Math(" (frozen)", r"\ (\text{frozen})")
             else:
                 formula = symbol + MINUS + ETA + " " + grad(symbol)
-            out.append(Quantity("update", name, symbol, formula, value, relation="←",
-                                note="" if name in frozen else note))
+            out.append(Quantity("update", name, symbol, formula, value, relation="←"))
         steps = self.problem.spec.optimizer.steps
         after = "L at the updated parameters" + (f", after {steps} steps" if steps > 1 else "")
-        out.append(Quantity("update", "loss", LOSS, Math(after, rf"\text{{{after}}}"),
-                            loss_after))
+        out.append(Quantity("update", "loss", LOSS, Math(after, rf"\text{{{after}}}"), loss_after))
         return out

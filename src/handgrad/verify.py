@@ -8,12 +8,13 @@ with `core` except the problem's numbers. Both libraries are imported only when 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from handgrad.problem import Problem
-from handgrad.solution import GradientCheck
+from handgrad.solution import GradientCheck, Kink
 
 FD_STEP = 1e-6
 FD_MAX_ENTRIES = 256  # per parameter; larger parameters are checked on a seeded random sample
@@ -22,8 +23,9 @@ FD_MAX_ENTRIES = 256  # per parameter; larger parameters are checked on a seeded
 def max_relative_error(approx: np.ndarray, exact: np.ndarray) -> float:
     """max |approx − exact| / max(|approx|, |exact|) over all entries: 0 when both are 0."""
     approx, exact = np.asarray(approx, dtype=float), np.asarray(exact, dtype=float)
-    scale = max(float(np.max(np.abs(exact), initial=0.0)), float(np.max(np.abs(approx),
-                                                                        initial=0.0)))
+    scale = max(
+        float(np.max(np.abs(exact), initial=0.0)), float(np.max(np.abs(approx), initial=0.0))
+    )
     if scale == 0.0:
         return 0.0
     return float(np.max(np.abs(approx - exact))) / scale
@@ -59,8 +61,9 @@ def finite_difference_check(
     return GradientCheck("finite_differences", errors, checked)
 
 
-def compare(method: str, reference: Mapping[str, np.ndarray],
-            grads: Mapping[str, np.ndarray]) -> GradientCheck:
+def compare(
+    method: str, reference: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
+) -> GradientCheck:
     """A GradientCheck of the engine's gradients against a reference framework's."""
     errors = {name: max_relative_error(reference[name], grads[name]) for name in grads}
     return GradientCheck(method, errors, {n: (g.size, g.size) for n, g in grads.items()})
@@ -75,11 +78,13 @@ def _smoothed_targets(problem: Problem) -> np.ndarray:
 def torch_gradients(problem: Problem) -> tuple[float, dict[str, np.ndarray]]:
     """L and every ∂L/∂θ from PyTorch autograd in float64, with torch's own loss functions."""
     import torch
-    import torch.nn.functional as F  # noqa: N812 - the usual name
+    import torch.nn.functional as F
 
     arch, loss_spec = problem.architecture, problem.spec.loss
-    params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
-              for k, v in problem.params.items()}
+    params = {
+        k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+        for k, v in problem.params.items()
+    }
     hidden: dict[str, Callable[[Any], Any]] = {
         "relu": torch.relu,
         "leaky_relu": lambda h: F.leaky_relu(h, arch.hidden.leaky_slope),
@@ -97,8 +102,9 @@ def torch_gradients(problem: Problem) -> tuple[float, dict[str, np.ndarray]]:
     y = torch.tensor(problem.y, dtype=torch.float64)
     if arch.loss == "cross_entropy":
         if loss_spec.smoothing == "uniform":
-            loss = F.cross_entropy(z, y, label_smoothing=loss_spec.label_smoothing,
-                                   reduction=arch.reduction)
+            loss = F.cross_entropy(
+                z, y, label_smoothing=loss_spec.label_smoothing, reduction=arch.reduction
+            )
         else:
             target = torch.tensor(_smoothed_targets(problem), dtype=torch.float64)
             loss = F.cross_entropy(z, target, reduction=arch.reduction)
@@ -116,7 +122,7 @@ def torch_gradients(problem: Problem) -> tuple[float, dict[str, np.ndarray]]:
     for name, tensor in params.items():
         assert tensor.grad is not None
         grads[f"d{name}"] = tensor.grad.numpy().copy()
-    return float(loss), grads
+    return float(loss.detach()), grads
 
 
 def jax_gradients(problem: Problem) -> tuple[float, dict[str, np.ndarray]]:
@@ -169,3 +175,57 @@ def framework_available(name: str) -> bool:
     from importlib.util import find_spec
 
     return find_spec(name) is not None
+
+
+TOLERANCES = {"finite_differences": 1e-5, "torch": 1e-9, "jax": 1e-9}
+INSTALL_HINTS = {"torch": "pip install 'handgrad[torch]'", "jax": "pip install 'handgrad[jax]'"}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Every gradient of a problem against every available independent method."""
+
+    problem: Problem
+    checks: tuple[GradientCheck, ...]
+    unavailable: dict[str, str]  # method -> how to install it
+    kinks: tuple[Kink, ...]
+
+    def failures(self) -> list[tuple[str, str, float]]:
+        return [
+            (c.method, name, error)
+            for c in self.checks
+            for name, error in c.errors.items()
+            if not error < TOLERANCES[c.method]
+        ]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "problem": self.problem.name,
+            "passed": self.passed,
+            "tolerances": {c.method: TOLERANCES[c.method] for c in self.checks},
+            "checks": {c.method: dict(c.errors) for c in self.checks},
+            "unavailable": dict(self.unavailable),
+            "kinks": [{"quantity": k.key, "index": list(k.index)} for k in self.kinks],
+        }
+
+
+def check_problem(source: Problem | Any) -> CheckReport:
+    """Solve the problem, then compare its gradients with finite differences, torch and jax."""
+    from handgrad.solver import solve
+
+    solution = solve(source)
+    problem = solution.problem
+    grads = solution.backward
+    ours = {f"d{name}": np.asarray(grads[f"d{name}"]) for name in problem.params}
+    checks = list(solution.checks)
+    unavailable = {}
+    for method, compute in (("torch", torch_gradients), ("jax", jax_gradients)):
+        if framework_available(method):
+            checks.append(compare(method, compute(problem)[1], ours))
+        else:
+            unavailable[method] = INSTALL_HINTS[method]
+    return CheckReport(problem, tuple(checks), unavailable, solution.kinks)

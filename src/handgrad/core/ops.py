@@ -184,7 +184,7 @@ def cross_entropy_forward(
 
 
 def cross_entropy_backward(cache: LossCache) -> Array:
-    """∂L/∂ŷᵢ = −yˢᵢ / ŷᵢ (scaled by the reduction); the unfused path, used to test the fused one."""
+    """∂L/∂ŷᵢ = −yˢᵢ / ŷᵢ (scaled by the reduction): the unfused path, to test the fused one."""
     yhat, ys, reduction = cache
     return -ys / yhat * _scale(yhat.shape[0], reduction)
 

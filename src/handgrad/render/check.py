@@ -1,0 +1,49 @@
+"""The `handgrad check` report as plain text."""
+
+from __future__ import annotations
+
+import io
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from handgrad.verify import TOLERANCES, CheckReport
+
+
+def report_text(report: CheckReport, width: int = 100) -> str:
+    """A table of relative errors per gradient and method, then the verdict."""
+    table = Table(
+        title=f"Gradient check: {report.problem.name}", title_justify="left", box=box.SIMPLE_HEAD
+    )
+    table.add_column("gradient")
+    for check in report.checks:
+        name = check.method.replace("_", " ")
+        table.add_column(f"{name} (tol {TOLERANCES[check.method]:.0e})", justify="right")
+    for gradient in report.checks[0].errors:
+        cells = []
+        for check in report.checks:
+            error = check.errors[gradient]
+            cells.append(f"{error:.1e} {'✓' if error < TOLERANCES[check.method] else '✗'}")
+        table.add_row(gradient, *cells)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
+    console.print(table)
+    lines = [buffer.getvalue().rstrip("\n"), ""]
+    lines.append("relative error = max |reference − ours| / max |ours| over a gradient's entries")
+    for method, hint in report.unavailable.items():
+        lines.append(f"{method}: not installed, skipped ({hint})")
+    for kink in report.kinks:
+        index = ", ".join(map(str, kink.index))
+        lines.append(
+            f"note: {kink.key}[{index}] = 0 exactly (a kink); used {kink.convention}; "
+            "other methods may use another convention there"
+        )
+    failures = report.failures()
+    if failures:
+        worst = ", ".join(f"{name} ({method})" for method, name, _ in failures)
+        lines.append(f"FAILED: {worst} disagree beyond tolerance")
+    else:
+        methods = ", ".join(c.method.replace("_", " ") for c in report.checks)
+        lines.append(f"PASSED: every gradient agrees with {methods}")
+    return "\n".join(lines) + "\n"
