@@ -18,7 +18,8 @@ from handgrad.solution import Quantity, Solution
 FD_TOLERANCE = 1e-5  # a finite-difference check passes below this relative error
 CHECK_LEGEND = (
     "relative error = max |reference − ours| / max |ours| over a gradient's entries; "
-    "finite differences: central, step 1e-6, from the forward pass alone"
+    "finite differences: central, step 1e-6, from the forward pass alone, with gradients below "
+    "1e-4·max(1, L) compared on that scale (its rounding noise)"
 )
 ACTIVATION_NAMES = {
     "relu": "ReLU",
@@ -176,14 +177,16 @@ def _kinks(solution: Solution) -> list[RenderableType]:
     out: list[RenderableType] = []
     for kink in solution.kinks:
         index = ", ".join(map(str, kink.index))
+        name = kink.key.upper() if solution.problem.batched else kink.key
         out.append(
             Text.assemble(
                 ("⚠ ", "yellow"),
-                f"{kink.key}[{index}] = 0 exactly: the activation has no "
+                f"{name}[{index}] = 0 exactly: the activation has no "
                 f"derivative there; used {kink.convention}. Finite differences straddle the kink "
                 "there, so they can disagree with any convention for the gradients it feeds.",
             )
         )
+        out.append(Text())
     return out
 
 
