@@ -103,12 +103,8 @@ def conventions(problem: Problem) -> list[str]:
                 f"(true class 1 − ε, every other ε/(q − 1)) with ε = {loss.label_smoothing:g}"
             )
     if problem.batched:
-        what = (
-            "mean over the batch: L = (1/B) Σᵦ Lᵦ"
-            if arch.reduction == "mean"
-            else ("sum over the batch: L = Σᵦ Lᵦ")
-        )
-        said.append(f"reduction {arch.reduction}: {what}, B = {problem.batch_size}")
+        what = "L = (1/B) Σᵦ Lᵦ" if arch.reduction == "mean" else "L = Σᵦ Lᵦ"
+        said.append(f"reduction {arch.reduction}: {what} over the B = {problem.batch_size} rows")
     if arch.depth > 1 and arch.hidden.name == "relu":
         said.append(
             f"ReLU′(0) = {arch.hidden.relu_grad_at_zero:g} (the subgradient used at a kink)"
