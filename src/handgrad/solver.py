@@ -113,8 +113,13 @@ def conventions(problem: Problem) -> list[str]:
         said.append(f"leaky ReLU slope α = {arch.hidden.leaky_slope:g}, also used at 0")
     if problem.params_initialised:
         said.append(
-            f"parameters drawn from seed {problem.spec.network.seed}: He normal into ReLU-like "
-            "hidden layers, Glorot normal elsewhere, biases 0"
+            f"parameters drawn from seed {problem.spec.network.seed}: "
+            + (
+                "He normal N(0, 2/fan_in) into the hidden layers, Glorot normal "
+                "N(0, 2/(fan_in + fan_out)) into the output layer, biases 0"
+                if arch.hidden.name in ("relu", "leaky_relu") and arch.depth > 1
+                else "Glorot normal N(0, 2/(fan_in + fan_out)) weights, biases 0"
+            )
         )
     frozen = problem.spec.optimizer.frozen
     if frozen:
@@ -235,7 +240,13 @@ class _Notation:
         if self.batched:
             per_b = Math("Lᵦ", "L_b")
             out.append(
-                Quantity("forward", "losses", per_b, per + " for each row b", fwd.per_instance)
+                Quantity(
+                    "forward",
+                    "losses",
+                    per_b,
+                    per + Math(" for each row b", r"\quad \text{for each row } b"),
+                    fwd.per_instance,
+                )
             )
             total = (
                 Math("(1/B) Σᵦ Lᵦ", r"\frac{1}{B} \sum_b L_b")
@@ -381,6 +392,12 @@ class _Notation:
                 formula = symbol + MINUS + ETA + " " + grad(symbol)
             out.append(Quantity("update", name, symbol, formula, value, relation="←"))
         steps = self.problem.spec.optimizer.steps
-        after = "L at the updated parameters" + (f", after {steps} steps" if steps > 1 else "")
-        out.append(Quantity("update", "loss", LOSS, Math(after, rf"\text{{{after}}}"), loss_after))
+        if steps == 1:
+            after = Math(
+                "L(θ − η ∂L/∂θ)", r"L\left(\theta - \eta \frac{\partial L}{\partial \theta}\right)"
+            )
+        else:
+            after = Math(f"L(θ after {steps} steps)", rf"L\left(\theta^{{({steps})}}\right)")
+        note = "the forward pass again, at the updated parameters"
+        out.append(Quantity("update", "loss", LOSS, after, loss_after, note=note))
         return out

@@ -1,0 +1,103 @@
+"""The Python API: loading, the problem as understood, seeded parameters, the Solution's views."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import handgrad
+from handgrad.problem import initial_params
+
+
+def test_load_problem_from_a_dict_fills_the_defaults() -> None:
+    problem = handgrad.load_problem({
+        "network": {"layers": [2, 2]},
+        "params": {"W1": [[1, 0], [0, 1]], "b1": [0, 0]},
+        "data": {"x": [1, 2], "label": 1},
+        "optimizer": {"learning_rate": 0.5},
+    })
+    understood = problem.to_dict()
+    assert understood["network"]["activation"] == "relu"
+    assert understood["network"]["layout"] == "in_out"
+    assert understood["loss"] == {"kind": "cross_entropy", "label_smoothing": 0.0,
+                                  "smoothing": "uniform", "reduction": "mean"}
+    assert understood["optimizer"] == {"learning_rate": 0.5, "steps": 1, "frozen": []}
+    assert understood["data"]["y"] == [0.0, 1.0]  # the label as a one-hot target
+
+
+def test_the_problem_as_understood_reloads_to_the_same_solution() -> None:
+    solution = handgrad.solve(handgrad.load_problem())
+    understood = json.loads(solution.to_json())["problem"]
+    understood.pop("params_initialised")
+    understood["data"].pop("label")
+    again = handgrad.solve(handgrad.load_problem(understood))
+    assert again.to_json() == solution.to_json()
+
+
+def test_json_numbers_round_trip_at_full_precision() -> None:
+    solution = handgrad.solve(handgrad.load_problem())
+    data = json.loads(solution.to_json())
+    assert data["forward"]["loss"] == solution.forward["loss"]  # bit for bit
+    assert data["backward"]["dW2"] == solution.backward["dW2"].tolist()
+    assert data["history"] == list(solution.history)
+    # the engine's ∂L/∂h1 has a −0.0 (a ReLU mask times a negative number); JSON writes 0.0
+    assert math.copysign(1.0, solution.backward["dh1"][0]) == -1.0
+    assert data["backward"]["dh1"][0] == 0.0
+    assert math.copysign(1.0, data["backward"]["dh1"][0]) == 1.0
+
+
+def test_seeded_parameters_follow_the_documented_scheme() -> None:
+    problem = handgrad.load_problem({
+        "network": {"layers": [400, 300, 10], "seed": 3},
+        "data": {"x": [0.0] * 400, "label": 0},
+        "optimizer": {"learning_rate": 0.1},
+    })
+    assert problem.params_initialised
+    params = problem.params
+    # He into the ReLU hidden layer, Glorot into the output layer; biases zero
+    assert np.std(params["W1"]) == pytest.approx(math.sqrt(2 / 400), rel=0.03)
+    assert np.std(params["W2"]) == pytest.approx(math.sqrt(2 / 310), rel=0.05)
+    assert not np.any(params["b1"]) and not np.any(params["b2"])
+    again = initial_params(problem.architecture, 3)
+    for name, value in params.items():
+        np.testing.assert_array_equal(again[name], value)  # same seed, same numbers
+    other = initial_params(problem.architecture, 4)
+    assert not np.array_equal(other["W1"], params["W1"])
+
+
+def test_solution_shows_itself_in_jupyter() -> None:
+    solution = handgrad.solve(handgrad.load_problem())
+    markdown = solution._repr_markdown_()
+    assert markdown.startswith("# Worked solution: Homework 3, Problem 2")
+    assert r"\frac{\partial L}{\partial W_{1}}" in markdown
+    assert solution.to_markdown(digits=3) != solution.to_markdown(digits=8)
+
+
+def test_batch_rows_and_gradient_shapes() -> None:
+    problem = handgrad.load_problem(handgrad.default_problem_path().with_name("deep_batch.toml"))
+    solution = handgrad.solve(problem)
+    assert solution.forward["h1"].shape == (3, 4)
+    assert solution.forward["losses"].shape == (3,)
+    assert solution.forward["loss"] == pytest.approx(np.mean(solution.forward["losses"]))
+    for name, value in problem.params.items():
+        assert solution.backward[f"d{name}"].shape == value.shape
+    assert len(solution.history) == 3  # before, after step 1, after step 2
+    assert solution.update["loss"] == solution.history[-1]
+
+
+def test_a_kink_is_flagged_with_its_convention() -> None:
+    problem = handgrad.load_problem({
+        "network": {"layers": [1, 2, 2], "relu_grad_at_zero": 0.5},
+        "params": {"W1": [[1, 1]], "b1": [-1, 0], "W2": [[1, 0], [0, 1]], "b2": [0, 0]},
+        "data": {"x": [1.0], "label": 0},
+        "optimizer": {"learning_rate": 0.1},
+    })
+    solution = handgrad.solve(problem)
+    (kink,) = solution.kinks
+    assert (kink.key, kink.index) == ("h1", (0,))
+    assert kink.convention == "ReLU′(0) = 0.5"
+    # the convention is what the backward pass used: ∂L/∂h1[0] = 0.5 · ∂L/∂a1[0]
+    assert solution.backward["dh1"][0] == pytest.approx(0.5 * solution.backward["da1"][0])
