@@ -74,7 +74,7 @@ def load_problem(source: str | Path | Mapping[str, Any] | None = None) -> Proble
     if isinstance(source, Mapping):
         return validate_problem(source, "<dict>")
     path = Path(source)
-    return validate_problem(read_document(path), path.name)
+    return validate_problem(read_document(path), str(path))
 
 
 def read_document(path: Path) -> dict[str, Any]:
@@ -222,28 +222,39 @@ def _data(
         if data.y is None
         else _numeric_array(data.y, "data.y", problems)
     )
+    key = "data.y" if data.y is not None else "data.label"
     if y is None or x is None:
         return (x if x is None else x.reshape(-1, d)), None, batched
-    if y.ndim != x.ndim:
-        shape = "a list of rows" if batched else "one vector"
-        problems.append(f"data.y: x is {shape}, so y must be {shape} too (batch sizes differ)")
-        return None, None, batched
-    x2, y2 = x.reshape(-1, d), y.reshape(x.shape[0] if batched else 1, -1)
-    if y2.shape[1] != q:
+    if y.ndim != x.ndim or y.ndim > 2:
+        shape = "a list of rows" if batched else "one target"
         problems.append(
-            f"data.y: each target needs q = layers[-1] = {q} entries, got {y2.shape[1]}"
+            f"{key}: x is {shape}, so {key[5:]} must be {shape} too (batch sizes differ)"
         )
         return None, None, batched
+    x2, y2 = x.reshape(-1, d), y.reshape(-1, y.shape[-1])
     if y2.shape[0] != x2.shape[0]:
         problems.append(
-            f"data.y: x has {x2.shape[0]} instances but y has {y2.shape[0]}; batch sizes differ"
+            f"{key}: x has {x2.shape[0]} instances but {key[5:]} has {y2.shape[0]};"
+            " batch sizes differ"
         )
         return None, None, batched
+    if y2.shape[1] != q:
+        problems.append(f"{key}: each target needs q = layers[-1] = {q} entries, got {y2.shape[1]}")
+        return None, None, batched
     if arch.loss == "cross_entropy":
+        negative = np.argwhere(y2 < 0)
         sums = y2.sum(axis=1)
-        if np.any(y2 < 0) or np.any(np.abs(sums - 1) > DISTRIBUTION_TOLERANCE):
+        if negative.size:
+            row, column = (int(i) for i in negative[0])
+            where = f"[{row}][{column}]" if batched else f"[{column}]"
             problems.append(
-                "data.y: cross-entropy needs each y to be a distribution (entries ≥ 0 that sum"
+                f"{key}{where}: cross-entropy needs targets ≥ 0 (a distribution), got"
+                f" {y2[row, column]:g}"
+            )
+            return None, None, batched
+        if np.any(np.abs(sums - 1) > DISTRIBUTION_TOLERANCE):
+            problems.append(
+                f"{key}: cross-entropy needs each y to be a distribution (entries ≥ 0 that sum"
                 f" to 1, e.g. one-hot), got sums {np.round(sums, 6).tolist()}"
             )
             return None, None, batched

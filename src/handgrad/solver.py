@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from handgrad.core import network, ops
+from handgrad.errors import HandgradError
 from handgrad.notation import (
     EPS,
     ETA,
@@ -52,22 +53,33 @@ def solve(problem: Problem | Any) -> Solution:
         target = ops.smooth_labels(problem.y, loss_spec.label_smoothing, loss_spec.smoothing)
 
     params: dict[str, np.ndarray] = dict(problem.params)
-    first_forward = network.forward(params, problem.x, target, arch)
-    first_backward = network.backward(first_forward, arch)
-    history = [float(first_forward.loss)]
-    fwd, bwd = first_forward, first_backward
-    for step in range(opt.steps):
-        if step > 0:
-            bwd = network.backward(fwd, arch)
-        params = network.gradient_step(params, bwd.grads, opt.learning_rate, opt.frozen)
-        fwd = network.forward(params, problem.x, target, arch)
-        history.append(float(fwd.loss))
-
-    check = finite_difference_check(
-        lambda p: network.loss_value(p, problem.x, target, arch),
-        problem.params,
-        first_backward.grads,
-    )
+    # Overflow is detected by the finiteness checks below and reported as a user error,
+    # so NumPy's own overflow warnings would only repeat it less clearly.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        first_forward = network.forward(params, problem.x, target, arch)
+        first_backward = network.backward(first_forward, arch)
+        _require_finite(problem, first_forward, first_backward)
+        history = [float(first_forward.loss)]
+        fwd, bwd = first_forward, first_backward
+        for step in range(1, opt.steps + 1):
+            if step > 1:
+                bwd = network.backward(fwd, arch)
+            params = network.gradient_step(params, bwd.grads, opt.learning_rate, opt.frozen)
+            fwd = network.forward(params, problem.x, target, arch)
+            history.append(float(fwd.loss))
+            if not all(np.all(np.isfinite(v)) for v in params.values()) or not np.isfinite(
+                history[-1]
+            ):
+                raise HandgradError(
+                    f"{problem.source}: optimizer.learning_rate: the loss diverged at step"
+                    f" {step} (L = {history[-1]:g}); η = {opt.learning_rate:g} is too large for"
+                    " this problem, try a smaller learning_rate or fewer steps"
+                )
+        check = finite_difference_check(
+            lambda p: network.loss_value(p, problem.x, target, arch),
+            problem.params,
+            first_backward.grads,
+        )
     notation = _Notation(problem)
     quantities = (
         notation.forward(first_forward, target)
@@ -82,6 +94,19 @@ def solve(problem: Problem | Any) -> Solution:
         kinks=tuple(_kinks(problem, first_forward)),
         checks=(check,),
     )
+
+
+def _require_finite(problem: Problem, fwd: network.ForwardPass, bwd: network.BackwardPass) -> None:
+    """Raise a user error when the problem's numbers overflow float64 in the first step."""
+    named = {"z": fwd.z, "L": fwd.loss, "∂L/∂z": bwd.dz, **bwd.grads}
+    named.update({f"h{i}": h for i, h in enumerate(fwd.h, start=1)})
+    bad = [name for name, value in named.items() if not np.all(np.isfinite(value))]
+    if bad:
+        raise HandgradError(
+            f"{problem.source}: the numbers overflow float64 (infinite or NaN values in"
+            f" {', '.join(bad)}): the problem's parameters or inputs are too large to work"
+            " with; scale them down"
+        )
 
 
 def conventions(problem: Problem) -> list[str]:
