@@ -15,8 +15,11 @@ def problems(draw: st.DrawFn, max_depth: int = 4, max_width: int = 5) -> dict[st
     """A problem dict covering depths, sizes, activations, outputs, losses and conventions."""
     depth = draw(st.integers(1, max_depth))
     output = draw(st.sampled_from(["softmax", "sigmoid", "identity"]))
-    loss = "squared_error" if output != "softmax" else draw(
-        st.sampled_from(["cross_entropy", "squared_error"]))
+    loss = (
+        "squared_error"
+        if output != "softmax"
+        else draw(st.sampled_from(["cross_entropy", "squared_error"]))
+    )
     q_min = 2 if output == "softmax" else 1
     layers = [draw(st.integers(1, max_width)) for _ in range(depth)]
     layers.append(draw(st.integers(q_min, max_width)))
@@ -41,18 +44,23 @@ def problems(draw: st.DrawFn, max_depth: int = 4, max_width: int = 5) -> dict[st
             y /= y.sum(axis=1, keepdims=True)  # exact sums within the loader's tolerance
     else:
         y = rng.standard_normal((rows, q))
-    loss_table: dict[str, Any] = {"kind": loss,
-                                  "reduction": draw(st.sampled_from(["mean", "sum"]))}
+    loss_table: dict[str, Any] = {"kind": loss, "reduction": draw(st.sampled_from(["mean", "sum"]))}
     if loss == "cross_entropy":
         loss_table["label_smoothing"] = draw(st.sampled_from([0.0, 0.1, 0.3, 0.5, 1.0]))
         loss_table["smoothing"] = draw(st.sampled_from(["uniform", "others"]))
     return {
-        "network": {"layers": layers, "activation": draw(st.sampled_from(ACTIVATIONS)),
-                    "output": output, "layout": layout,
-                    "leaky_slope": draw(st.sampled_from([0.01, 0.2]))},
+        "network": {
+            "layers": layers,
+            "activation": draw(st.sampled_from(ACTIVATIONS)),
+            "output": output,
+            "layout": layout,
+            "leaky_slope": draw(st.sampled_from([0.01, 0.2])),
+        },
         "params": params,
-        "data": {"x": x.tolist() if batch else x[0].tolist(),
-                 "y": y.tolist() if batch else y[0].tolist()},
+        "data": {
+            "x": x.tolist() if batch else x[0].tolist(),
+            "y": y.tolist() if batch else y[0].tolist(),
+        },
         "loss": loss_table,
         "optimizer": {"learning_rate": draw(st.sampled_from([0.01, 0.1, 0.5]))},
     }

@@ -13,17 +13,23 @@ from handgrad.problem import initial_params
 
 
 def test_load_problem_from_a_dict_fills_the_defaults() -> None:
-    problem = handgrad.load_problem({
-        "network": {"layers": [2, 2]},
-        "params": {"W1": [[1, 0], [0, 1]], "b1": [0, 0]},
-        "data": {"x": [1, 2], "label": 1},
-        "optimizer": {"learning_rate": 0.5},
-    })
+    problem = handgrad.load_problem(
+        {
+            "network": {"layers": [2, 2]},
+            "params": {"W1": [[1, 0], [0, 1]], "b1": [0, 0]},
+            "data": {"x": [1, 2], "label": 1},
+            "optimizer": {"learning_rate": 0.5},
+        }
+    )
     understood = problem.to_dict()
     assert understood["network"]["activation"] == "relu"
     assert understood["network"]["layout"] == "in_out"
-    assert understood["loss"] == {"kind": "cross_entropy", "label_smoothing": 0.0,
-                                  "smoothing": "uniform", "reduction": "mean"}
+    assert understood["loss"] == {
+        "kind": "cross_entropy",
+        "label_smoothing": 0.0,
+        "smoothing": "uniform",
+        "reduction": "mean",
+    }
     assert understood["optimizer"] == {"learning_rate": 0.5, "steps": 1, "frozen": []}
     assert understood["data"]["y"] == [0.0, 1.0]  # the label as a one-hot target
 
@@ -50,11 +56,13 @@ def test_json_numbers_round_trip_at_full_precision() -> None:
 
 
 def test_seeded_parameters_follow_the_documented_scheme() -> None:
-    problem = handgrad.load_problem({
-        "network": {"layers": [400, 300, 10], "seed": 3},
-        "data": {"x": [0.0] * 400, "label": 0},
-        "optimizer": {"learning_rate": 0.1},
-    })
+    problem = handgrad.load_problem(
+        {
+            "network": {"layers": [400, 300, 10], "seed": 3},
+            "data": {"x": [0.0] * 400, "label": 0},
+            "optimizer": {"learning_rate": 0.1},
+        }
+    )
     assert problem.params_initialised
     params = problem.params
     # He into the ReLU hidden layer, Glorot into the output layer; biases zero
@@ -89,12 +97,14 @@ def test_batch_rows_and_gradient_shapes() -> None:
 
 
 def test_a_kink_is_flagged_with_its_convention() -> None:
-    problem = handgrad.load_problem({
-        "network": {"layers": [1, 2, 2], "relu_grad_at_zero": 0.5},
-        "params": {"W1": [[1, 1]], "b1": [-1, 0], "W2": [[1, 0], [0, 1]], "b2": [0, 0]},
-        "data": {"x": [1.0], "label": 0},
-        "optimizer": {"learning_rate": 0.1},
-    })
+    problem = handgrad.load_problem(
+        {
+            "network": {"layers": [1, 2, 2], "relu_grad_at_zero": 0.5},
+            "params": {"W1": [[1, 1]], "b1": [-1, 0], "W2": [[1, 0], [0, 1]], "b2": [0, 0]},
+            "data": {"x": [1.0], "label": 0},
+            "optimizer": {"learning_rate": 0.1},
+        }
+    )
     solution = handgrad.solve(problem)
     (kink,) = solution.kinks
     assert (kink.key, kink.index) == ("h1", (0,))

@@ -480,10 +480,10 @@ def test_a_misspelt_key_is_reported_with_the_missing_one(tmp_path: Path) -> None
     ("args", "fragment"),
     [
         (["--digits", "0"], "--digits"),
-        (["--digits", "18"], "--digits"),
+        (["--digits", "1001"], "--digits"),
         (["--format", "pdf"], "'pdf'"),
     ],
-    ids=["digits-0", "digits-18", "format-pdf"],
+    ids=["digits-0", "digits-1001", "format-pdf"],
 )
 def test_bad_options_are_usage_errors(args: list[str], fragment: str) -> None:
     assert_usage_error(run_cli("solve", *args), "Error: Invalid value", fragment)

@@ -58,8 +58,12 @@ def test_check_command_exits_1_on_disagreement(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     path = tmp_path / "kinked.json"
     path.write_text(json.dumps(KINKED), encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "handgrad", "check", str(path)],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "handgrad", "check", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 1
     assert "FAILED" in run.stdout and "kink" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr

@@ -56,8 +56,11 @@ def test_several_steps_match_torch_sgd(document: dict[str, Any]) -> None:
     for _ in range(3):
         loss, grads = torch_gradients(current)
         history.append(loss)
-        params = {name: torch.tensor(value) - problem.spec.optimizer.learning_rate
-                  * torch.tensor(grads[f"d{name}"]) for name, value in current.params.items()}
+        params = {
+            name: torch.tensor(value)
+            - problem.spec.optimizer.learning_rate * torch.tensor(grads[f"d{name}"])
+            for name, value in current.params.items()
+        }
         document["params"] = {name: value.tolist() for name, value in params.items()}
         current = handgrad.load_problem(document)
     history.append(torch_gradients(current)[0])

@@ -13,12 +13,17 @@ from hypothesis.extra.numpy import arrays
 import handgrad
 from handgrad.core import network, ops
 
-logits = arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(2, 6)),
-                elements=st.floats(-30, 30))
+logits = arrays(
+    np.float64, st.tuples(st.integers(1, 4), st.integers(2, 6)), elements=st.floats(-30, 30)
+)
 
 
-@given(logits, st.floats(0, 1), st.sampled_from(["uniform", "others"]),
-       st.sampled_from(["mean", "sum"]))
+@given(
+    logits,
+    st.floats(0, 1),
+    st.sampled_from(["uniform", "others"]),
+    st.sampled_from(["mean", "sum"]),
+)
 def test_fused_softmax_cross_entropy_equals_the_chain_rule(
     z: np.ndarray, eps: float, convention: ops.Smoothing, reduction: ops.Reduction
 ) -> None:
@@ -61,8 +66,11 @@ def test_sigmoid_saturates_without_overflow() -> None:
     h = np.array([[-1e4, -40.0, 0.0, 40.0, 1e4]])
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         s = ops.sigmoid(h)
-    np.testing.assert_allclose(s, [[0.0, math.exp(-40) / (1 + math.exp(-40)), 0.5,
-                                    1 / (1 + math.exp(-40)), 1.0]], rtol=1e-15)
+    np.testing.assert_allclose(
+        s,
+        [[0.0, math.exp(-40) / (1 + math.exp(-40)), 0.5, 1 / (1 + math.exp(-40)), 1.0]],
+        rtol=1e-15,
+    )
 
 
 def test_relu_derivative_uses_the_convention_at_zero() -> None:
@@ -78,13 +86,15 @@ def test_relu_derivative_uses_the_convention_at_zero() -> None:
 
 def test_extreme_logits_give_finite_correct_answers() -> None:
     """Logits near ±1e4: the loss is the margin, the gradient ŷ − yˢ is exact 0/1 arithmetic."""
-    problem = handgrad.load_problem({
-        "network": {"layers": [1, 2], "output": "softmax"},
-        "params": {"W1": [[1e4, -1e4]], "b1": [0, 0]},
-        "data": {"x": [1.0], "label": 1},
-        "loss": {"label_smoothing": 0.0},
-        "optimizer": {"learning_rate": 1e-5},
-    })
+    problem = handgrad.load_problem(
+        {
+            "network": {"layers": [1, 2], "output": "softmax"},
+            "params": {"W1": [[1e4, -1e4]], "b1": [0, 0]},
+            "data": {"x": [1.0], "label": 1},
+            "loss": {"label_smoothing": 0.0},
+            "optimizer": {"learning_rate": 1e-5},
+        }
+    )
     solution = handgrad.solve(problem)
     assert solution.forward["loss"] == pytest.approx(2e4)  # −ln ŷ₂ = z₁ − z₂
     np.testing.assert_allclose(solution.backward["dz"], [1.0, -1.0])
@@ -95,13 +105,15 @@ def test_extreme_logits_give_finite_correct_answers() -> None:
 @pytest.mark.parametrize("eps", [0.0, 1.0])
 def test_smoothing_extremes(eps: float) -> None:
     """ε = 0 is plain cross-entropy; ε = 1 makes yˢ uniform whatever the label."""
-    problem = handgrad.load_problem({
-        "network": {"layers": [2, 3]},
-        "params": {"W1": [[1, 0, -1], [0, 2, 0]], "b1": [0, 0, 0]},
-        "data": {"x": [1.0, 0.5], "y": [0, 0, 1]},
-        "loss": {"label_smoothing": eps},
-        "optimizer": {"learning_rate": 0.1},
-    })
+    problem = handgrad.load_problem(
+        {
+            "network": {"layers": [2, 3]},
+            "params": {"W1": [[1, 0, -1], [0, 2, 0]], "b1": [0, 0, 0]},
+            "data": {"x": [1.0, 0.5], "y": [0, 0, 1]},
+            "loss": {"label_smoothing": eps},
+            "optimizer": {"learning_rate": 0.1},
+        }
+    )
     solution = handgrad.solve(problem)
     z = np.array([1.0, 1.0, -1.0])
     p = np.exp(z) / np.exp(z).sum()
@@ -126,7 +138,8 @@ def test_formulas_run_unchanged_on_mpmath_numbers() -> None:
     bwd = network.backward(fwd, arch)
     reference = handgrad.solve(problem)
     for name in ("dW1", "db1", "dW2", "db2"):
-        np.testing.assert_allclose(bwd.grads[name].astype(float), reference.backward[name],
-                                   rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(
+            bwd.grads[name].astype(float), reference.backward[name], rtol=1e-14, atol=1e-15
+        )
     e = mpmath.e
     assert abs(fwd.yhat[0, 0] - 1 / (1 + e**-3 + e)) < mpmath.mpf(10) ** -38

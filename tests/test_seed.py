@@ -61,8 +61,7 @@ def hand_worked() -> dict[str, object]:
     loss_after = -sum(s * (v - log_total) for s, v in zip(ys, z2, strict=True))
     return {
         "forward": {"h1": h, "a1": a, "z": z, "yhat": yhat, "ys": ys, "loss": loss},
-        "backward": {"dz": dz, "dW2": dW2, "db2": dz, "da1": da, "dh1": dh, "dW1": dW1,
-                     "db1": dh},
+        "backward": {"dz": dz, "dW2": dW2, "db2": dz, "da1": da, "dh1": dh, "dW1": dW1, "db1": dh},
         "update": {"W1": new_W1, "b1": new_b1, "W2": new_W2, "b2": new_b2, "loss": loss_after},
     }
 
@@ -79,8 +78,9 @@ def test_hand_values_match_the_closed_forms() -> None:
     assert expected["h1"] == [-13, 2, -5]
     assert expected["z"] == [0, -3, 1]
     denominator = 1 + e**-3 + e
-    assert expected["yhat"] == pytest.approx([1 / denominator, e**-3 / denominator,
-                                              e / denominator], rel=1e-15)
+    assert expected["yhat"] == pytest.approx(
+        [1 / denominator, e**-3 / denominator, e / denominator], rel=1e-15
+    )
     assert expected["yhat"][0] == pytest.approx(0.2653879288, rel=1e-9)
 
 
@@ -92,8 +92,13 @@ def test_seed_matches_the_hand_computation_to_10_digits(
     got = getattr(solution, section)
     assert set(got) == set(expected)
     for name, value in expected.items():
-        np.testing.assert_allclose(got[name], np.asarray(value, dtype=float), rtol=1e-10,
-                                   atol=1e-12, err_msg=f"{section}.{name}")
+        np.testing.assert_allclose(
+            got[name],
+            np.asarray(value, dtype=float),
+            rtol=1e-10,
+            atol=1e-12,
+            err_msg=f"{section}.{name}",
+        )
 
 
 def test_seed_headline_numbers(solution: handgrad.Solution) -> None:
@@ -101,8 +106,7 @@ def test_seed_headline_numbers(solution: handgrad.Solution) -> None:
     assert solution.forward["loss"] == pytest.approx(1.526562641, rel=1e-9)
     assert solution.update["loss"] == pytest.approx(1.216953727, rel=1e-9)
     assert solution.history == pytest.approx((1.526562641, 1.216953727), rel=1e-9)
-    assert solution.update["b2"] == pytest.approx([4.053461207, 5.008678711, 4.937860082],
-                                                  rel=1e-9)
+    assert solution.update["b2"] == pytest.approx([4.053461207, 5.008678711, 4.937860082], rel=1e-9)
     # only unit 2 of the hidden layer is active, so only row 2 of W2 and entry (2, 2) of W1 move
     assert solution.update["W1"][1][1] == pytest.approx(1.965285155, rel=1e-9)
 

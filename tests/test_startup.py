@@ -23,7 +23,9 @@ sys.stderr.write("LOADED:" + ",".join(loaded) + "\\n")
 def test_solve_never_imports_heavy_libraries() -> None:
     run = subprocess.run(
         [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     assert "Forward pass" in run.stdout

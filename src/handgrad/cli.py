@@ -70,15 +70,25 @@ def write_output(text: str, output: Path | None, protect: Path | None = None) ->
     "--digits",
     default=6,
     show_default=True,
-    type=click.IntRange(1, 17),
-    help="Significant digits shown (terminal and Markdown); JSON always has full precision.",
+    type=click.IntRange(1, 1000),
+    help="Significant digits shown; above 17 every number is computed with mpmath at N digits"
+    " (and JSON carries N-digit strings). Otherwise JSON always has full float64 precision.",
 )
-def solve(problem: Path | None, output_format: str, output: Path | None, digits: int) -> None:
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="Closed forms (sympy): decimals in the problem are read as exact rationals.",
+)
+def solve(
+    problem: Path | None, output_format: str, output: Path | None, digits: int, exact: bool
+) -> None:
     """Work gradient-descent steps: every intermediate with its formula, shape and value."""
+    from handgrad.precision import Precision
     from handgrad.problem import load_problem
     from handgrad.solver import solve as solve_problem
 
-    solution = solve_problem(load_problem(problem))
+    precision = Precision.choose(exact, digits)
+    solution = solve_problem(load_problem(problem), precision)
     if output_format == "json":
         write_output(solution.to_json(), output, problem)
     elif output_format == "markdown":

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from handgrad.notation import Math
+from handgrad.precision import Precision
 
 if TYPE_CHECKING:
     from handgrad.problem import Problem
@@ -60,6 +61,7 @@ class Solution:
     conventions: tuple[str, ...]
     kinks: tuple[Kink, ...]
     checks: tuple[GradientCheck, ...]
+    precision: Precision = field(default_factory=lambda: Precision())
 
     def section(self, name: Section) -> dict[str, Any]:
         return {q.key: q.value for q in self.quantities if q.section == name}

@@ -6,6 +6,7 @@ notation (`notation.Math`) and writes down the conventions in force.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,17 @@ from handgrad.notation import (
     grad,
     var,
 )
+from handgrad.precision import EXACT_MAX_PARAMETERS, EXACT_MAX_STEPS, Precision
 from handgrad.problem import Problem, load_problem
-from handgrad.solution import Kink, Quantity, Solution
-from handgrad.verify import finite_difference_check
+from handgrad.solution import GradientCheck, Kink, Quantity, Solution
+from handgrad.verify import finite_difference_check, max_relative_error
+
+FLOAT64 = Precision()
+PRECISION_NOTES = {
+    "exact": "exact arithmetic (sympy): the problem's decimals read as the rationals they spell,"
+    " e.g. 0.3 = 3/10",
+    "digits": "every number computed with mpmath at {0.digits} significant digits",
+}
 
 FUSED_NOTE = (
     "Softmax and cross-entropy together: ∂L/∂zⱼ = Σᵢ (∂L/∂ŷᵢ)(∂ŷᵢ/∂zⱼ) = Σᵢ (−yˢᵢ/ŷᵢ)·ŷᵢ(δᵢⱼ − ŷⱼ)"
@@ -39,61 +48,135 @@ FUSED_NOTE = (
 )
 
 
-def solve(problem: Problem | Any) -> Solution:
+def solve(problem: Problem | Any, precision: Precision = FLOAT64) -> Solution:
     """Work the problem: forward, backward and update for every step, checked by finite differences.
 
-    `problem` is a Problem, or anything `load_problem` reads (a path or a dict).
+    `problem` is a Problem, or anything `load_problem` reads (a path or a dict). With an exact or
+    N-digit `precision` the same formulas run on sympy or mpmath numbers, and the float64 solution
+    is computed too, for the finite-difference check and an agreement check against it.
     """
     if not isinstance(problem, Problem):
         problem = load_problem(problem)
-    arch = problem.architecture
-    loss_spec, opt = problem.spec.loss, problem.spec.optimizer
-    target = problem.y
-    if arch.loss == "cross_entropy":
-        target = ops.smooth_labels(problem.y, loss_spec.label_smoothing, loss_spec.smoothing)
-
-    params: dict[str, np.ndarray] = dict(problem.params)
-    # Overflow is detected by the finiteness checks below and reported as a user error,
-    # so NumPy's own overflow warnings would only repeat it less clearly.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        first_forward = network.forward(params, problem.x, target, arch)
-        first_backward = network.backward(first_forward, arch)
-        _require_finite(problem, first_forward, first_backward)
-        history = [float(first_forward.loss)]
-        fwd, bwd = first_forward, first_backward
-        for step in range(1, opt.steps + 1):
-            if step > 1:
-                bwd = network.backward(fwd, arch)
-            params = network.gradient_step(params, bwd.grads, opt.learning_rate, opt.frozen)
-            fwd = network.forward(params, problem.x, target, arch)
-            history.append(float(fwd.loss))
-            if not all(np.all(np.isfinite(v)) for v in params.values()) or not np.isfinite(
-                history[-1]
-            ):
-                raise HandgradError(
-                    f"{problem.source}: optimizer.learning_rate: the loss diverged at step"
-                    f" {step} (L = {history[-1]:g}); η = {opt.learning_rate:g} is too large for"
-                    " this problem, try a smaller learning_rate or fewer steps"
-                )
-        check = finite_difference_check(
-            lambda p: network.loss_value(p, problem.x, target, arch),
-            problem.params,
-            first_backward.grads,
+    if precision.is_float64:
+        return _solve_float64(problem)
+    _require_small_enough(problem)
+    reference = _solve_float64(problem)
+    with precision.context():
+        run = _run_steps(problem, precision)
+        quantities = tuple(
+            replace(q, value=precision.closed_form(q.value))
+            for q in _Notation(problem).quantities(run)
         )
-    notation = _Notation(problem)
-    quantities = (
-        notation.forward(first_forward, target)
-        + notation.backward(first_forward, first_backward)
-        + notation.update(params, history[-1])
-    )
+    agreement = _agreement(quantities, reference, precision)
     return Solution(
         problem=problem,
-        quantities=tuple(quantities),
-        history=tuple(history),
+        quantities=quantities,
+        history=tuple(precision.closed_form(loss) for loss in run.history),
+        conventions=(*conventions(problem), PRECISION_NOTES[precision.kind].format(precision)),
+        kinks=tuple(_kinks(problem, run.first_forward)),
+        checks=(*reference.checks, agreement),
+        precision=precision,
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The numbers of a solve: the first step in full, the parameters after the last."""
+
+    first_forward: network.ForwardPass
+    first_backward: network.BackwardPass
+    target: Any
+    params: dict[str, Any]
+    history: list[Any]
+
+
+def _run_steps(problem: Problem, precision: Precision) -> _Run:
+    """Forward, backward and update for every step, in the precision's number type."""
+    hidden = problem.architecture.hidden
+    arch = replace(
+        problem.architecture,
+        hidden=replace(
+            hidden,
+            leaky_slope=precision.number(hidden.leaky_slope),
+            relu_grad_at_zero=precision.number(hidden.relu_grad_at_zero),
+        ),
+    )
+    loss_spec, opt = problem.spec.loss, problem.spec.optimizer
+    learning_rate = precision.number(opt.learning_rate)
+    x, target = precision.array(problem.x), precision.array(problem.y)
+    if arch.loss == "cross_entropy":
+        epsilon = precision.number(loss_spec.label_smoothing)
+        target = ops.smooth_labels(target, epsilon, loss_spec.smoothing)
+    params = {name: precision.array(value) for name, value in problem.params.items()}
+    first_forward = network.forward(params, x, target, arch)
+    first_backward = network.backward(first_forward, arch)
+    if precision.is_float64:
+        _require_finite(problem, first_forward, first_backward)
+    history = [first_forward.loss]
+    fwd, bwd = first_forward, first_backward
+    for step in range(1, opt.steps + 1):
+        if step > 1:
+            bwd = network.backward(fwd, arch)
+        params = network.gradient_step(params, bwd.grads, learning_rate, opt.frozen)
+        fwd = network.forward(params, x, target, arch)
+        history.append(fwd.loss)
+        if precision.is_float64 and not (
+            np.isfinite(fwd.loss) and all(np.all(np.isfinite(v)) for v in params.values())
+        ):
+            raise HandgradError(
+                f"{problem.source}: optimizer.learning_rate: the loss diverged at step"
+                f" {step} (L = {fwd.loss:g}); η = {opt.learning_rate:g} is too large for"
+                " this problem, try a smaller learning_rate or fewer steps"
+            )
+    return _Run(first_forward, first_backward, target, params, history)
+
+
+def _solve_float64(problem: Problem) -> Solution:
+    # Overflow is detected by the finiteness checks and reported as a user error,
+    # so NumPy's own overflow warnings would only repeat it less clearly.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        run = _run_steps(problem, FLOAT64)
+        check = finite_difference_check(
+            lambda p: network.loss_value(p, problem.x, run.target, problem.architecture),
+            problem.params,
+            run.first_backward.grads,
+        )
+    return Solution(
+        problem=problem,
+        quantities=tuple(_Notation(problem).quantities(run)),
+        history=tuple(float(loss) for loss in run.history),
         conventions=tuple(conventions(problem)),
-        kinks=tuple(_kinks(problem, first_forward)),
+        kinks=tuple(_kinks(problem, run.first_forward)),
         checks=(check,),
     )
+
+
+def _require_small_enough(problem: Problem) -> None:
+    """Exact arithmetic grows expressions with every step and unit: keep it to hand-sized work."""
+    count = sum(value.size for value in problem.params.values())
+    steps = problem.spec.optimizer.steps
+    if count > EXACT_MAX_PARAMETERS or steps > EXACT_MAX_STEPS:
+        raise HandgradError(
+            f"{problem.source}: exact and N-digit answers are for hand-sized problems (at most"
+            f" {EXACT_MAX_PARAMETERS} parameters and {EXACT_MAX_STEPS} steps); this one has"
+            f" {count} parameters and {steps} steps"
+        )
+
+
+def _agreement(
+    quantities: tuple[Quantity, ...], reference: Solution, precision: Precision
+) -> GradientCheck:
+    """How far the float64 gradients are from the exact or N-digit ones (float64 rounding)."""
+    ours = {q.key: q.value for q in quantities if q.section == "backward"}
+    errors = {
+        name: max_relative_error(
+            np.asarray(reference.backward[name], dtype=float),
+            np.asarray(ours[name], dtype=float),
+        )
+        for name in reference.checks[0].errors
+    }
+    checked = {name: (int(np.size(ours[name])),) * 2 for name in errors}
+    return GradientCheck(f"float64_vs_{precision.kind}", errors, checked)
 
 
 def _require_finite(problem: Problem, fwd: network.ForwardPass, bwd: network.BackwardPass) -> None:
@@ -171,6 +254,13 @@ def _kinks(problem: Problem, fwd: network.ForwardPass) -> list[Kink]:
 
 class _Notation:
     """Names each recorded array in the course's notation, for one instance or a batch."""
+
+    def quantities(self, run: _Run) -> list[Quantity]:
+        return (
+            self.forward(run.first_forward, run.target)
+            + self.backward(run.first_forward, run.first_backward)
+            + self.update(run.params, run.history[-1])
+        )
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
@@ -278,9 +368,9 @@ class _Notation:
                 if arch.reduction == "mean"
                 else Math("Σᵦ Lᵦ", r"\sum_b L_b")
             )
-            out.append(Quantity("forward", "loss", LOSS, total, float(fwd.loss)))
+            out.append(Quantity("forward", "loss", LOSS, total, fwd.loss))
         else:
-            out.append(Quantity("forward", "loss", LOSS, per, float(fwd.loss)))
+            out.append(Quantity("forward", "loss", LOSS, per, fwd.loss))
         return out
 
     def activation(self, h: Math) -> Math:

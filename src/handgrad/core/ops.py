@@ -68,16 +68,16 @@ def sigmoid(x: Array) -> Array:
     """σ(x) = 1 / (1 + e⁻ˣ), evaluated without overflow for any x (e^(−|x|) ≤ 1)."""
     xp = namespace_of(x)
     e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return xp.where(xp.greater_equal(x, 0), 1 / (1 + e), e / (1 + e))
 
 
 def activation_forward(h: Array, act: Activation) -> tuple[Array, ActivationCache]:
     """a = f(h) entry-wise."""
     xp = namespace_of(h)
     if act.name == "relu":
-        a = xp.where(h > 0, h, xp.zeros_like(h))
+        a = xp.where(xp.greater(h, 0), h, xp.zeros_like(h))
     elif act.name == "leaky_relu":
-        a = xp.where(h > 0, h, act.leaky_slope * h)
+        a = xp.where(xp.greater(h, 0), h, act.leaky_slope * h)
     elif act.name == "sigmoid":
         a = sigmoid(h)
     elif act.name == "tanh":
@@ -94,9 +94,11 @@ def activation_derivative(cache: ActivationCache, act: Activation) -> Array:
     one, zero = xp.ones_like(h), xp.zeros_like(h)
     if act.name == "relu":
         at_zero = act.relu_grad_at_zero * one
-        return xp.where(h > 0, one, xp.where(h == 0, at_zero, zero))
+        return xp.where(xp.greater(h, 0), one, xp.where(xp.equal(h, 0), at_zero, zero))
     if act.name == "leaky_relu":
-        return xp.where(h > 0, one, act.leaky_slope * one)  # slope at 0 too, as PyTorch does
+        return xp.where(
+            xp.greater(h, 0), one, act.leaky_slope * one
+        )  # slope at 0 too, as PyTorch does
     if act.name == "sigmoid":
         return a * (1 - a)
     if act.name == "tanh":
@@ -163,9 +165,9 @@ def _reduce(per_instance: Array, reduction: Reduction) -> Any:
     return total / per_instance.shape[0] if reduction == "mean" else total
 
 
-def _scale(batch_size: int, reduction: Reduction) -> Any:
-    """∂L/∂Lᵦ for every instance b: 1/B for the mean, 1 for the sum."""
-    return 1 / batch_size if reduction == "mean" else 1
+def _scaled(gradient: Array, reduction: Reduction) -> Array:
+    """Times ∂L/∂Lᵦ: 1/B for the mean, 1 for the sum (divides, so exact numbers stay exact)."""
+    return gradient / gradient.shape[0] if reduction == "mean" else gradient
 
 
 class LossCache(NamedTuple):
@@ -186,7 +188,7 @@ def cross_entropy_forward(
 def cross_entropy_backward(cache: LossCache) -> Array:
     """∂L/∂ŷᵢ = −yˢᵢ / ŷᵢ (scaled by the reduction): the unfused path, to test the fused one."""
     yhat, ys, reduction = cache
-    return -ys / yhat * _scale(yhat.shape[0], reduction)
+    return _scaled(-ys / yhat, reduction)
 
 
 def softmax_cross_entropy_backward(cache: LossCache) -> Array:
@@ -197,7 +199,7 @@ def softmax_cross_entropy_backward(cache: LossCache) -> Array:
     The problem loader guarantees that sum (y is a distribution; smoothing preserves it).
     """
     yhat, ys, reduction = cache
-    return (yhat - ys) * _scale(yhat.shape[0], reduction)
+    return _scaled(yhat - ys, reduction)
 
 
 def squared_error_forward(
@@ -213,4 +215,4 @@ def squared_error_forward(
 def squared_error_backward(cache: LossCache) -> Array:
     """∂L/∂ŷ = ŷ − y (scaled by the reduction)."""
     yhat, y, reduction = cache
-    return (yhat - y) * _scale(yhat.shape[0], reduction)
+    return _scaled(yhat - y, reduction)

@@ -6,21 +6,22 @@ import json
 import re
 from typing import Any
 
-import numpy as np
-
+from handgrad.render.numbers import json_value
 from handgrad.solution import Solution
-
-
-def plain(value: Any) -> Any:
-    """Nested lists of Python floats (repr round-trips); a negative zero becomes 0.0."""
-    array = np.asarray(value, dtype=float) + 0.0  # adding 0.0 turns -0.0 into 0.0
-    return array.tolist()
 
 
 def solution_to_dict(solution: Solution) -> dict[str, Any]:
     """The documented JSON layout: problem, forward, backward, update, history, checks."""
+    precision = solution.precision
+
+    def plain(value: Any) -> Any:
+        return json_value(value, precision)
+
     return {
         "problem": solution.problem.to_dict(),
+        "precision": {"kind": precision.kind, "digits": precision.digits}
+        if precision.kind == "digits"
+        else {"kind": precision.kind},
         "conventions": list(solution.conventions),
         "forward": {k: plain(v) for k, v in solution.forward.items()},
         "backward": {k: plain(v) for k, v in solution.backward.items()},

@@ -6,10 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from handgrad.render.numbers import format_number, format_shape, number_grid
+from handgrad.precision import Precision
+from handgrad.render.numbers import format_number, format_shape, latex_precise, number_grid
 from handgrad.render.terminal import CHECK_LEGEND, FD_TOLERANCE, describe_network
 from handgrad.solution import Quantity, Solution
 
+FLOAT64 = Precision()
 _ELIDED = {"⋮": r"\vdots", "⋯": r"\cdots", "⋱": r"\ddots"}
 
 
@@ -23,8 +25,10 @@ def latex_number(text: str) -> str:
     return text
 
 
-def latex_value(value: Any, digits: int) -> str:
-    """A number, or a bmatrix (vectors as columns)."""
+def latex_value(value: Any, digits: int, precision: Precision = FLOAT64) -> str:
+    """A number, or a bmatrix (vectors as columns); exact and N-digit values in full."""
+    if not precision.is_float64:
+        return latex_precise(value, digits, precision)
     if np.ndim(value) == 0:
         return latex_number(format_number(value, digits))
     rows = number_grid(value, digits)
@@ -32,13 +36,14 @@ def latex_value(value: Any, digits: int) -> str:
     return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
 
 
-def _quantity(number: int, q: Quantity, digits: int) -> list[str]:
+def _quantity(number: int, q: Quantity, digits: int, precision: Precision) -> list[str]:
     relation = r"\leftarrow" if q.relation == "←" else "="
     lines = [
         f"**{number}.** ${q.symbol.latex}$ · shape {format_shape(q.shape)}",
         "",
         "$$",
-        f"{q.symbol.latex} {relation} {q.formula.latex} = {latex_value(q.value, digits)}",
+        f"{q.symbol.latex} {relation} {q.formula.latex} = "
+        + latex_value(q.value, digits, precision),
         "$$",
         "",
     ]
@@ -77,7 +82,7 @@ def render_markdown(solution: Solution, digits: int = 6) -> str:
         out += [f"## {title}", ""]
         for number, q in numbered:
             if q.section == section:
-                out += _quantity(number, q, digits)
+                out += _quantity(number, q, digits, solution.precision)
     out += ["## Loss", ""]
     if len(solution.history) == 2:
         before, after = solution.history

@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from handgrad.precision import Precision, digits_text, exact_latex, exact_text
+
+LONG_EXACT = 240  # an exact form longer than this is left to the JSON
 ELLIPSIS_AFTER = 12  # rows or columns beyond this are summarised as first 5 … last 5
 KEEP = 5
 
@@ -80,3 +83,60 @@ def _split(entry: str) -> tuple[str, str]:
             at = entry.index(mark)
             return entry[:at], entry[at:]
     return entry, ""
+
+
+def _index_text(index: tuple[int, ...]) -> str:
+    return f"[{', '.join(map(str, index))}]" if index else ""
+
+
+def precise_entries(value: Any, digits: int, precision: Precision) -> list[tuple[str, str]]:
+    """(index, text) for every entry of an exact or N-digit value: closed form ≈ decimal."""
+    array = np.asarray(value, dtype=object)
+    entries = []
+    for index in np.ndindex(array.shape):
+        entry = array[index]
+        if precision.kind == "digits":
+            text = digits_text(entry, precision.digits)
+        else:
+            exact, decimal = exact_text(entry), format_number(entry, digits)
+            if getattr(entry, "is_Integer", False):
+                text = exact
+            elif len(exact) > LONG_EXACT:
+                text = f"≈ {decimal}  (exact form: {len(exact):,} characters, in the JSON)"
+            else:
+                text = f"{exact}  ≈ {decimal}"
+        entries.append((_index_text(index), text))
+    return entries
+
+
+def latex_precise(value: Any, digits: int, precision: Precision) -> str:
+    """An exact value as a bmatrix of closed forms ≈ decimals; an N-digit one as digits."""
+    array = np.asarray(value, dtype=object)
+    grid = array.reshape(-1, 1) if array.ndim == 1 else array
+    if precision.kind == "digits":
+        cells = [[digits_text(v, precision.digits) for v in row] for row in np.atleast_2d(grid)]
+        return _bmatrix(cells) if array.ndim else cells[0][0]
+    exact = [[exact_latex(v) for v in row] for row in np.atleast_2d(grid)]
+    decimal = [[format_number(v, digits) for v in row] for row in np.atleast_2d(grid)]
+    if any(len(cell) > LONG_EXACT for row in exact for cell in row):
+        shown = _bmatrix(decimal) if array.ndim else decimal[0][0]
+        return shown + r" \quad \text{(exact form in the JSON)}"
+    if array.ndim == 0:
+        return exact[0][0] + (rf" \approx {decimal[0][0]}" if exact[0][0] != decimal[0][0] else "")
+    return _bmatrix(exact) + r" \approx " + _bmatrix(decimal)
+
+
+def _bmatrix(cells: list[list[str]]) -> str:
+    body = r" \\ ".join(" & ".join(row) for row in cells)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+def json_value(value: Any, precision: Precision) -> Any:
+    """Nested lists: floats at full float64 precision (−0.0 as 0.0), exact forms as sympy
+    strings, N-digit numbers as strings of N significant digits."""
+    if precision.kind == "exact":
+        return np.vectorize(str, otypes=[object])(np.asarray(value, dtype=object)).tolist()
+    if precision.kind == "digits":
+        as_text = np.vectorize(lambda v: digits_text(v, precision.digits), otypes=[object])
+        return as_text(np.asarray(value, dtype=object)).tolist()
+    return (np.asarray(value, dtype=float) + 0.0).tolist()  # adding 0.0 turns −0.0 into 0.0

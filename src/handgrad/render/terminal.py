@@ -12,7 +12,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from handgrad.render.numbers import aligned_rows, format_number, format_shape, number_grid
+from handgrad.precision import Precision
+from handgrad.render.numbers import (
+    aligned_rows,
+    format_number,
+    format_shape,
+    number_grid,
+    precise_entries,
+)
 from handgrad.solution import Quantity, Solution
 
 FD_TOLERANCE = 1e-5  # a finite-difference check passes below this relative error
@@ -66,7 +73,18 @@ def describe_network(solution: Solution) -> str:
     return " · ".join(parts)
 
 
-def _quantity_table(title: str, quantities: list[Quantity], digits: int) -> Table:
+def value_text(value: Any, digits: int, precision: Precision) -> str:
+    """A value as bracketed aligned numbers (float64) or one entry per line (exact, N digits)."""
+    if precision.is_float64:
+        return matrix_text(value, digits)
+    return "\n".join(
+        f"{index} {text}".strip() for index, text in precise_entries(value, digits, precision)
+    )
+
+
+def _quantity_table(
+    title: str, quantities: list[Quantity], digits: int, precision: Precision
+) -> Table:
     table = Table(
         title=title,
         title_justify="left",
@@ -78,14 +96,14 @@ def _quantity_table(title: str, quantities: list[Quantity], digits: int) -> Tabl
     table.add_column("quantity", style="bold cyan", no_wrap=True)
     table.add_column("formula")
     table.add_column("shape", justify="right", style="dim", no_wrap=True)
-    table.add_column("value", no_wrap=True)
+    table.add_column("value", no_wrap=precision.is_float64, overflow="fold")
     for q in quantities:
         mark = " *" if q.note else ""
         table.add_row(
             Text(q.symbol.text + mark),
             Text(f"{q.relation} {q.formula.text}"),
             format_shape(q.shape),
-            Text(matrix_text(q.value, digits)),
+            Text(value_text(q.value, digits, precision)),
         )
     return table
 
@@ -218,7 +236,11 @@ def solution_renderable(solution: Solution, digits: int = 6) -> Group:
         ("update", _update_title(solution)),
     ):
         quantities = [q for q in solution.quantities if q.section == section]
-        parts += [Text(), _quantity_table(title, quantities, digits), *_notes(quantities)]
+        parts += [
+            Text(),
+            _quantity_table(title, quantities, digits, solution.precision),
+            *_notes(quantities),
+        ]
     parts += [
         Text(),
         _history(solution, digits),
