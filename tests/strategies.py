@@ -48,14 +48,16 @@ def problems(draw: st.DrawFn, max_depth: int = 4, max_width: int = 5) -> dict[st
     if loss == "cross_entropy":
         loss_table["label_smoothing"] = draw(st.sampled_from([0.0, 0.1, 0.3, 0.5, 1.0]))
         loss_table["smoothing"] = draw(st.sampled_from(["uniform", "others"]))
+    network: dict[str, Any] = {
+        "layers": layers,
+        "activation": draw(st.sampled_from(ACTIVATIONS)),
+        "output": output,
+        "layout": layout,
+    }
+    if network["activation"] == "leaky_relu":
+        network["leaky_slope"] = draw(st.sampled_from([0.01, 0.2]))
     return {
-        "network": {
-            "layers": layers,
-            "activation": draw(st.sampled_from(ACTIVATIONS)),
-            "output": output,
-            "layout": layout,
-            "leaky_slope": draw(st.sampled_from([0.01, 0.2])),
-        },
+        "network": network,
         "params": params,
         "data": {
             "x": x.tolist() if batch else x[0].tolist(),

@@ -15,7 +15,7 @@ try:
     main()
 except SystemExit as done:
     assert not done.code, done.code
-loaded = sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[1:] or HEAVY))
+loaded = sorted({name.split(".")[0] for name in sys.modules} & set(HEAVY))
 sys.stderr.write("LOADED:" + ",".join(loaded) + "\\n")
 """
 

@@ -103,9 +103,9 @@ def solve(
         from handgrad.render.terminal import solution_renderable
 
         console = Console()
-        if not console.is_terminal:
-            console = Console(width=100)
-        console.print(solution_renderable(solution, digits))
+        width = min(console.width, 100) if console.is_terminal else 100
+        console = Console(width=width)
+        console.print(solution_renderable(solution, digits, width))
 
 
 @app.command()

@@ -20,11 +20,13 @@ import numpy as np
 from handgrad.core.network import Architecture
 from handgrad.core.ops import Activation
 from handgrad.errors import ProblemError, did_you_mean
-from handgrad.settings import ProblemSpec, kind_of, parse_spec
+from handgrad.settings import MAX_FLOAT, ProblemSpec, kind_of, parse_spec
 
 SEED_PROBLEM = "homework3.toml"
 PROBLEMS_FOLDER = Path(__file__).parent / "problems"  # package data, shipped in the wheel
 DISTRIBUTION_TOLERANCE = 1e-9  # how far a row of y may sum from 1 for cross-entropy
+MAX_NESTING = 2  # a matrix is a list of lists: deeper nesting is never valid here
+MAX_PARAMETERS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,9 @@ class Problem:
 
     @property
     def name(self) -> str:
-        return self.spec.title or Path(self.source).stem
+        if self.spec.title:
+            return self.spec.title
+        return "problem" if self.source == "<dict>" else Path(self.source).stem
 
     @property
     def batch_size(self) -> int:
@@ -85,24 +89,22 @@ def read_document(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ProblemError(["not a file (is it a folder?)"], name)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not an error
     except UnicodeDecodeError:
         raise ProblemError(["not a text file (it is not valid UTF-8)"], name) from None
     except OSError as error:
         raise ProblemError([f"cannot be read: {error.strerror}"], name) from None
     if not text.strip():
         raise ProblemError(["the file is empty"], name)
-    if path.suffix.lower() == ".json":
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            message = f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
-            raise ProblemError([message], name) from None
-    else:
-        try:
-            document = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise ProblemError([f"invalid TOML: {error}"], name) from None
+    try:
+        document = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except json.JSONDecodeError as error:
+        message = f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        raise ProblemError([message], name) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ProblemError([f"invalid TOML: {error}"], name) from None
+    except RecursionError:
+        raise ProblemError(["lists or tables are nested too deeply to read"], name) from None
     if not isinstance(document, dict):
         raise ProblemError(["the top level must be a table (an object in JSON)"], name)
     return document
@@ -146,15 +148,19 @@ def _numeric_array(value: Any, key: str, problems: list[str]) -> np.ndarray | No
     return array
 
 
-def _shape_of(value: Any, key: str) -> tuple[int, ...] | str:
+def _shape_of(value: Any, key: str, depth: int = 0) -> tuple[int, ...] | str:
     """The shape of nested lists of numbers, or a message for a string, a bool or a ragged list."""
     if isinstance(value, bool) or not isinstance(value, int | float | list):
         return f"{key}: expected a number, got {kind_of(value)} {value!r}"
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             return f"{key}: NaN and infinite values are not allowed"
+        if isinstance(value, int) and abs(value) > MAX_FLOAT:
+            return f"{key}: a {len(str(abs(value)))}-digit whole number is too large for a float"
         return ()
-    shapes = [_shape_of(item, f"{key}[{i}]") for i, item in enumerate(value)]
+    if depth == MAX_NESTING:
+        return f"{key}: expected numbers, a list of them, or a list of rows; this is nested deeper"
+    shapes = [_shape_of(item, f"{key}[{i}]", depth + 1) for i, item in enumerate(value)]
     for shape in shapes:
         if isinstance(shape, str):
             return shape
@@ -188,6 +194,12 @@ def _architecture(spec: ProblemSpec, problems: list[str]) -> Architecture:
         )
     if loss.kind != "cross_entropy" and loss.label_smoothing != 0:
         problems.append("loss.label_smoothing: applies only to kind = 'cross_entropy'")
+    if loss.kind != "cross_entropy" and loss.smoothing != "uniform":
+        problems.append("loss.smoothing: applies only to kind = 'cross_entropy'")
+    if net.activation != "leaky_relu" and net.leaky_slope != 0.01:
+        problems.append("network.leaky_slope: applies only to activation = 'leaky_relu'")
+    if net.activation != "relu" and net.relu_grad_at_zero != 0:
+        problems.append("network.relu_grad_at_zero: applies only to activation = 'relu'")
     if loss.smoothing == "others" and net.layers[-1] < 2:
         problems.append("loss.smoothing: 'others' needs at least 2 classes (q ≥ 2)")
     hidden = Activation(net.activation, net.leaky_slope, net.relu_grad_at_zero)
@@ -225,11 +237,15 @@ def _data(
     key = "data.y" if data.y is not None else "data.label"
     if y is None or x is None:
         return (x if x is None else x.reshape(-1, d)), None, batched
-    if y.ndim != x.ndim or y.ndim > 2:
-        shape = "a list of rows" if batched else "one target"
-        problems.append(
-            f"{key}: x is {shape}, so {key[5:]} must be {shape} too (batch sizes differ)"
-        )
+    if y.size == 0:
+        problems.append(f"{key}: is empty; give one target per instance")
+        return None, None, batched
+    if y.ndim != x.ndim:
+        if batched:
+            wanted = f"a list of {x.shape[0]} targets, one per row of x (batch sizes differ)"
+        else:
+            wanted = "one target, since x is a single instance (batch sizes differ)"
+        problems.append(f"{key}: must be {wanted}")
         return None, None, batched
     x2, y2 = x.reshape(-1, d), y.reshape(-1, y.shape[-1])
     if y2.shape[0] != x2.shape[0]:
@@ -280,6 +296,13 @@ def _params(
     spec: ProblemSpec, arch: Architecture, problems: list[str]
 ) -> tuple[dict[str, np.ndarray] | None, bool]:
     names = arch.parameter_names()
+    count = sum(a * b + b for a, b in zip(arch.layers, arch.layers[1:], strict=False))
+    if count > MAX_PARAMETERS:
+        problems.append(
+            f"network.layers: {list(arch.layers)} has {count:,} parameters, more than handgrad"
+            f" works with ({MAX_PARAMETERS:,} at most)"
+        )
+        return None, False
     if spec.params is None:
         return initial_params(arch, spec.network.seed), True
     params: dict[str, np.ndarray] = {}

@@ -20,6 +20,8 @@ from handgrad.errors import did_you_mean
 ActivationName = Literal["relu", "leaky_relu", "sigmoid", "tanh", "identity"]
 
 REQUIRED: Any = object()
+MAX_FLOAT = 1.7976931348623157e308
+MAX_LAYER_SIZE = 100_000
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,12 @@ def _check(setting: Setting, value: Any, where: str) -> str:
         small = [i for i, v in enumerate(value) if v < 1]
         if small:
             return f"{where}[{small[0]}]: a layer size must be at least 1, got {value[small[0]]}"
+        large = [i for i, v in enumerate(value) if v > MAX_LAYER_SIZE]
+        if large:
+            return (
+                f"{where}[{large[0]}]: a layer of {value[large[0]]} units is more than handgrad"
+                f" works with ({MAX_LAYER_SIZE:,} at most)"
+            )
         return ""
     wanted_int = kind == "integer"
     if (
@@ -258,6 +266,8 @@ def _check(setting: Setting, value: Any, where: str) -> str:
     ):
         wanted = "a whole number" if wanted_int else "a number"
         return f"{where}: expected {wanted}, got {kind_of(value)} {value!r}"
+    if isinstance(value, int) and abs(value) > MAX_FLOAT:
+        return f"{where}: a {len(str(abs(value)))}-digit whole number is too large for a float"
     if not math.isfinite(value):
         return f"{where}: must be a finite number, got {value}"
     low_ok = setting.low is None or value >= setting.low

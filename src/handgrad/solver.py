@@ -405,11 +405,16 @@ class _Notation:
             out.append(Quantity("backward", "dyhat", grad(yhat), formula, self.shown(bwd.dyhat)))
             dyhat = grad(yhat)
             dz_formula = {
-                "softmax": Math(
-                    "ŷ ⊙ (∂L/∂ŷ − (ŷ·∂L/∂ŷ)1)",
-                    r"\hat{y} \odot \left(\frac{\partial L}{\partial \hat{y}} - "
-                    r"(\hat{y}^\top \frac{\partial L}{\partial \hat{y}})\mathbf{1}\right)",
-                ),
+                "softmax": yhat
+                + ODOT
+                + OPEN
+                + dyhat
+                + MINUS
+                + Math("rowsum(", r"\operatorname{rowsum}\left(")
+                + yhat
+                + ODOT
+                + dyhat
+                + Math("))", r"\right)\right)"),
                 "sigmoid": dyhat + ODOT + yhat + ODOT + "(1" + MINUS + yhat + ")",
                 "identity": dyhat,
             }[arch.output]
@@ -465,15 +470,26 @@ class _Notation:
     def activation_backward(self, a: Math, h: Math) -> Math:
         da, name = grad(a), self.arch.hidden.name
         if name == "relu":
-            return da + ODOT + Math(f"1[{h.text} > 0]", rf"\mathbb{{1}}[{h.latex} > 0]")
+            at_zero = self.arch.hidden.relu_grad_at_zero
+            if at_zero:
+                return (
+                    da
+                    + ODOT
+                    + Math(
+                        f"(1[{h.text} > 0] + {at_zero:g}·1[{h.text} = 0])",
+                        rf"(\mathbf{{1}}[{h.latex} > 0]"
+                        rf" + {at_zero:g}\,\mathbf{{1}}[{h.latex} = 0])",
+                    )
+                )
+            return da + ODOT + Math(f"1[{h.text} > 0]", rf"\mathbf{{1}}[{h.latex} > 0]")
         if name == "leaky_relu":
             return (
                 da
                 + ODOT
                 + Math(
                     f"(1[{h.text} > 0] + α·1[{h.text} ≤ 0])",
-                    rf"(\mathbb{{1}}[{h.latex} > 0] + \alpha\,"
-                    rf"\mathbb{{1}}[{h.latex} \le 0])",
+                    rf"(\mathbf{{1}}[{h.latex} > 0] + \alpha\,"
+                    rf"\mathbf{{1}}[{h.latex} \le 0])",
                 )
             )
         if name == "sigmoid":
@@ -499,13 +515,27 @@ class _Notation:
         out = []
         opt = self.problem.spec.optimizer
         frozen = opt.frozen
+        first_updated = next((name for name in params if name not in frozen), None)
         for name, value in params.items():
             symbol = var(name[0], name[1:])
             if name in frozen:
                 formula = symbol + Math(" (frozen)", r"\ (\text{frozen})")
             else:
                 formula = symbol + MINUS + ETA + " " + grad(symbol)
-            out.append(Quantity("update", name, symbol, formula, value, relation="←"))
+                if opt.steps > 1:
+                    formula = formula + Math(
+                        f", applied {opt.steps} times", rf",\ \text{{applied {opt.steps} times}}"
+                    )
+            first_updated = (
+                next(n for n in params if n not in frozen) if opt.frozen != tuple(params) else None
+            )
+            note = (
+                "every step uses the gradient at that step's parameters; the gradients shown above"
+                " are the first step's"
+                if opt.steps > 1 and name == first_updated
+                else ""
+            )
+            out.append(Quantity("update", name, symbol, formula, value, relation="←", note=note))
         steps = self.problem.spec.optimizer.steps
         if steps == 1:
             after = Math(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import textwrap
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from handgrad.verify import TOLERANCES, CheckReport
+from handgrad.render.terminal import CHECK_LEGEND
+from handgrad.verify import TOLERANCES, CheckReport, passes
 
 
 def report_text(report: CheckReport, width: int = 100) -> str:
@@ -24,13 +26,13 @@ def report_text(report: CheckReport, width: int = 100) -> str:
         cells = []
         for check in report.checks:
             error = check.errors[gradient]
-            cells.append(f"{error:.1e} {'✓' if error < TOLERANCES[check.method] else '✗'}")
+            cells.append(f"{error:.1e} {'✓' if passes(check.method, error) else '✗'}")
         table.add_row(gradient, *cells)
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
     console.print(table)
     lines = [buffer.getvalue().rstrip("\n"), ""]
-    lines.append("relative error = max |reference − ours| / max |ours| over a gradient's entries")
+    lines.extend(textwrap.wrap(CHECK_LEGEND, width))
     for method, hint in report.unavailable.items():
         lines.append(f"{method}: not installed, skipped ({hint})")
     for kink in report.kinks:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from handgrad.render.numbers import json_value
@@ -35,12 +34,22 @@ def solution_to_dict(solution: Solution) -> dict[str, Any]:
     }
 
 
-_NUMBER_LIST = re.compile(r"\[\s*([-+0-9.eE]+(?:,\s*[-+0-9.eE]+)*)\s*\]")
+def dumps(value: Any, indent: str = "") -> str:
+    """JSON with nested objects indented and each list of plain values (a vector, a matrix row)
+    on one line, so that matrices read as matrices."""
+    inner = indent + "  "
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}: {dumps(v, inner)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        return "[\n" + ",\n".join(inner + dumps(v, inner) for v in value) + "\n" + indent + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def render_json(solution: Solution) -> str:
-    """Indented JSON with each innermost list of numbers (a vector, a matrix row) on one line."""
-    text = json.dumps(solution_to_dict(solution), indent=2, ensure_ascii=False, allow_nan=False)
-    return _NUMBER_LIST.sub(
-        lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text
-    )
+    return dumps(solution_to_dict(solution))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
 
 from handgrad.precision import Precision
 from handgrad.render.numbers import format_number, format_shape, latex_precise, number_grid
-from handgrad.render.terminal import CHECK_LEGEND, FD_TOLERANCE, describe_network
+from handgrad.render.terminal import CHECK_LEGEND, describe_network
 from handgrad.solution import Quantity, Solution
+from handgrad.verify import passes
 
 FLOAT64 = Precision()
 _ELIDED = {"⋮": r"\vdots", "⋯": r"\cdots", "⋱": r"\ddots"}
@@ -56,7 +58,7 @@ def render_markdown(solution: Solution, digits: int = 6) -> str:
     """The whole worked solution as one Markdown document."""
     problem = solution.problem
     out = [
-        f"# Worked solution: {problem.name}",
+        f"# Worked solution: {html.escape(problem.name)}",
         "",
         describe_network(solution),
         "",
@@ -116,7 +118,7 @@ def render_markdown(solution: Solution, digits: int = 6) -> str:
     first = solution.checks[0]
     for name in first.errors:
         cells = [
-            f"{c.errors[name]:.1e} {'✓' if c.errors[name] < FD_TOLERANCE else '✗'}"
+            f"{c.errors[name]:.1e} {'✓' if passes(c.method, c.errors[name]) else '✗'}"
             for c in solution.checks
         ]
         done, total = first.checked[name]

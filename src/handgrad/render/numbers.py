@@ -29,24 +29,43 @@ def format_shape(shape: tuple[int, ...]) -> str:
     return "×".join(str(n) for n in shape) if shape else "scalar"
 
 
-def _kept(n: int) -> list[int | None]:
+def _kept(n: int, keep: int = KEEP, limit: int = ELLIPSIS_AFTER) -> list[int | None]:
     """Indices to show along an axis of length n; None marks the elided middle."""
-    if n <= ELLIPSIS_AFTER:
+    if n <= limit:
         return list(range(n))
-    return [*range(KEEP), None, *range(n - KEEP, n)]
+    return [*range(keep), None, *range(n - keep, n)]
 
 
-def number_grid(value: Any, digits: int) -> list[list[str]]:
-    """A 2-D grid of formatted entries (a vector becomes one column); elisions are '⋯', '⋮'."""
+def number_grid(
+    value: Any, digits: int, max_width: int | None = None, max_columns: int = ELLIPSIS_AFTER
+) -> list[list[str]]:
+    """A 2-D grid of formatted entries (a vector becomes one column); elisions are '⋯', '⋮'.
+
+    Rows beyond 12 are elided to the first and last 5; columns are elided as far as needed
+    for the aligned rows to fit `max_width` characters and `max_columns` columns.
+    """
     array = np.asarray(value, dtype=float)
     if array.ndim == 0:
         return [[format_number(array, digits)]]
     if array.ndim == 1:
         array = array.reshape(-1, 1)
+    columns = array.shape[1]
+    options = [(columns, columns)] + [(2 * k + 1, k) for k in range(KEEP, 0, -1)]
+    grid: list[list[str]] = []
+    for limit, keep in options:
+        if limit > max_columns and keep != 1:
+            continue
+        grid = _grid(array, digits, _kept(columns, keep, limit))
+        if max_width is None or len(aligned_rows(grid)[0]) <= max_width:
+            break
+    return grid
+
+
+def _grid(array: np.ndarray, digits: int, columns: list[int | None]) -> list[list[str]]:
     grid = []
     for i in _kept(array.shape[0]):
         row = []
-        for j in _kept(array.shape[1]):
+        for j in columns:
             if i is None:
                 row.append("⋮" if j is not None else "⋱")
             elif j is None:

@@ -21,13 +21,14 @@ from handgrad.render.numbers import (
     precise_entries,
 )
 from handgrad.solution import Quantity, Solution
+from handgrad.verify import passes
 
-FD_TOLERANCE = 1e-5  # a finite-difference check passes below this relative error
 CHECK_LEGEND = (
-    "relative error = max |reference − ours| / max |ours| over a gradient's entries; "
-    "finite differences: central, step 1e-6, from the forward pass alone, with gradients below "
-    "1e-4·max(1, L) compared on that scale (its rounding noise)"
+    "relative error = max |reference − ours| / max(max |reference|, max |ours|, floor) over a "
+    "gradient's entries; floor = 1e-4·max(1, |L|) for finite differences (central, step 1e-6, "
+    "forward pass only), 1e-6·max(1, |L|) for PyTorch and JAX: below it is rounding noise"
 )
+FORMULA_MIN_WIDTH = 18  # the formula column may wrap down to this to leave room for values
 ACTIVATION_NAMES = {
     "relu": "ReLU",
     "leaky_relu": "leaky ReLU",
@@ -37,11 +38,12 @@ ACTIVATION_NAMES = {
 }
 
 
-def matrix_text(value: Any, digits: int) -> str:
-    """An array as bracketed, aligned lines: ⎡ ⎤ for matrices and column vectors."""
+def matrix_text(value: Any, digits: int, max_width: int | None = None) -> str:
+    """An array as bracketed, aligned lines (⎡ ⎤), columns elided to fit `max_width`."""
     if np.ndim(value) == 0:
         return format_number(value, digits)
-    rows = aligned_rows(number_grid(value, digits))
+    inner = None if max_width is None else max_width - 4  # the brackets and their spaces
+    rows = aligned_rows(number_grid(value, digits, inner))
     if len(rows) == 1:
         return f"[ {rows[0]} ]"
     lines = []
@@ -73,17 +75,22 @@ def describe_network(solution: Solution) -> str:
     return " · ".join(parts)
 
 
-def value_text(value: Any, digits: int, precision: Precision) -> str:
+def value_text(value: Any, digits: int, precision: Precision, max_width: int) -> str:
     """A value as bracketed aligned numbers (float64) or one entry per line (exact, N digits)."""
     if precision.is_float64:
-        return matrix_text(value, digits)
+        return matrix_text(value, digits, max_width)
     return "\n".join(
         f"{index} {text}".strip() for index, text in precise_entries(value, digits, precision)
     )
 
 
+def _value_budget(width: int, *fixed: int) -> int:
+    """Columns left for values: the table's width less the fixed columns and the borders."""
+    return max(24, width - sum(fixed) - 3 * (len(fixed) + 1) - 1)
+
+
 def _quantity_table(
-    title: str, quantities: list[Quantity], digits: int, precision: Precision
+    title: str, quantities: list[Quantity], digits: int, precision: Precision, width: int
 ) -> Table:
     table = Table(
         title=title,
@@ -97,13 +104,17 @@ def _quantity_table(
     table.add_column("formula")
     table.add_column("shape", justify="right", style="dim", no_wrap=True)
     table.add_column("value", no_wrap=precision.is_float64, overflow="fold")
+    symbol_width = max(len("quantity"), *(len(q.symbol.text) + 2 for q in quantities))
+    formula_width = min(FORMULA_MIN_WIDTH, max(len(q.formula.text) + 2 for q in quantities))
+    shape_width = max(len(format_shape(q.shape)) for q in quantities)
+    budget = _value_budget(width, symbol_width, formula_width, max(shape_width, 5))
     for q in quantities:
         mark = " *" if q.note else ""
         table.add_row(
             Text(q.symbol.text + mark),
             Text(f"{q.relation} {q.formula.text}"),
             format_shape(q.shape),
-            Text(value_text(q.value, digits, precision)),
+            Text(value_text(q.value, digits, precision, budget)),
         )
     return table
 
@@ -113,7 +124,7 @@ def _notes(quantities: list[Quantity]) -> list[RenderableType]:
     return [Text.assemble(("* ", "dim"), (q.symbol.text, "cyan"), ": ", q.note) for q in noted]
 
 
-def _given_table(solution: Solution, digits: int) -> Table:
+def _given_table(solution: Solution, digits: int, width: int) -> Table:
     problem = solution.problem
     table = Table(
         title="Given",
@@ -132,8 +143,11 @@ def _given_table(solution: Solution, digits: int) -> Table:
         ("Y" if problem.batched else "y", shown(problem.y)),
         *problem.params.items(),
     ]
+    budget = _value_budget(
+        width, len("quantity"), max(5, *(len(format_shape(v.shape)) for _, v in rows))
+    )
     for name, value in rows:
-        table.add_row(name, format_shape(value.shape), Text(matrix_text(value, digits)))
+        table.add_row(name, format_shape(value.shape), Text(matrix_text(value, digits, budget)))
     return table
 
 
@@ -184,7 +198,7 @@ def _checks(solution: Solution) -> Table:
         cells = []
         for check in solution.checks:
             error = check.errors[name]
-            ok = "✓" if error < FD_TOLERANCE else "✗"
+            ok = "✓" if passes(check.method, error) else "✗"
             cells.append(f"{error:.1e} {ok}")
         done, total = first.checked[name]
         table.add_row(name, *cells, f"{done}/{total}" if done < total else str(total))
@@ -214,7 +228,7 @@ def _update_title(solution: Solution) -> str:
     return f"Update: θ ← θ − η ∂L/∂θ with η = {opt.learning_rate:g}{repeat}"
 
 
-def solution_renderable(solution: Solution, digits: int = 6) -> Group:
+def solution_renderable(solution: Solution, digits: int = 6, width: int = 100) -> Group:
     """Everything `handgrad solve` prints, as one rich renderable."""
     heading = Text.assemble(
         ("Worked solution: ", "bold"),
@@ -228,7 +242,7 @@ def solution_renderable(solution: Solution, digits: int = 6) -> Group:
         Text("Conventions", style="bold"),
         conventions,
         Text(),
-        _given_table(solution, digits),
+        _given_table(solution, digits, width),
     ]
     for section, title in (
         ("forward", "Forward pass"),
@@ -238,7 +252,7 @@ def solution_renderable(solution: Solution, digits: int = 6) -> Group:
         quantities = [q for q in solution.quantities if q.section == section]
         parts += [
             Text(),
-            _quantity_table(title, quantities, digits, solution.precision),
+            _quantity_table(title, quantities, digits, solution.precision, width),
             *_notes(quantities),
         ]
     parts += [
@@ -258,5 +272,5 @@ def render_text(solution: Solution, digits: int = 6, width: int = 100) -> str:
     console = Console(
         file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False
     )
-    console.print(solution_renderable(solution, digits))
+    console.print(solution_renderable(solution, digits, width))
     return buffer.getvalue()
