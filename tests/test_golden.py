@@ -49,6 +49,11 @@ def test_markdown_golden(problem: str) -> None:
     _compare(f"{problem}.md", _solution(problem).to_markdown())
 
 
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_latex_golden(problem: str) -> None:
+    _compare(f"{problem}.tex", _solution(problem).to_latex())
+
+
 def _close(got: Any, want: Any, where: str) -> None:
     if isinstance(want, dict):
         assert set(got) == set(want), where

@@ -32,10 +32,14 @@ def app() -> None:
     """
 
 
-def write_output(text: str, output: Path | None, protect: Path | None = None) -> None:
+def write_output(text: str | bytes, output: Path | None, protect: Path | None = None) -> None:
     """Print `text`, or write it to `output` atomically (a crash never leaves half a file)."""
+    if isinstance(text, str) and not text.endswith("\n"):
+        text += "\n"
     if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        if isinstance(text, bytes):
+            raise HandgradError("--format pdf writes a binary file: give --output FILE.pdf")
+        sys.stdout.write(text)
         return
     target = output.expanduser()
     if target.is_dir():
@@ -46,8 +50,12 @@ def write_output(text: str, output: Path | None, protect: Path | None = None) ->
         raise HandgradError(f"--output {output}: would overwrite the problem file itself")
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text if text.endswith("\n") else text + "\n")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, target)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
@@ -62,8 +70,13 @@ def write_output(text: str, output: Path | None, protect: Path | None = None) ->
     "output_format",
     default="terminal",
     show_default=True,
-    type=click.Choice(["terminal", "markdown", "json"]),
-    help="How to show the solution.",
+    type=click.Choice(["terminal", "markdown", "latex", "pdf", "html", "json"]),
+    help="How to show the solution (pdf needs pdflatex and --output).",
+)
+@click.option(
+    "--fragment",
+    is_flag=True,
+    help="With --format latex: only the body, to paste into your own document.",
 )
 @OUTPUT_OPTION
 @click.option(
@@ -80,7 +93,12 @@ def write_output(text: str, output: Path | None, protect: Path | None = None) ->
     help="Closed forms (sympy): decimals in the problem are read as exact rationals.",
 )
 def solve(
-    problem: Path | None, output_format: str, output: Path | None, digits: int, exact: bool
+    problem: Path | None,
+    output_format: str,
+    fragment: bool,
+    output: Path | None,
+    digits: int,
+    exact: bool,
 ) -> None:
     """Work gradient-descent steps: every intermediate with its formula, shape and value."""
     from handgrad.precision import Precision
@@ -93,6 +111,15 @@ def solve(
         write_output(solution.to_json(), output, problem)
     elif output_format == "markdown":
         write_output(solution.to_markdown(digits), output, problem)
+    elif output_format in ("latex", "pdf"):
+        from handgrad.render.latex import compile_pdf, render_latex
+
+        latex = render_latex(solution, digits, fragment and output_format == "latex")
+        write_output(latex if output_format == "latex" else compile_pdf(latex), output, problem)
+    elif output_format == "html":
+        from handgrad.render.html import render_html
+
+        write_output(render_html(solution, digits), output, problem)
     elif output is not None:
         from handgrad.render.terminal import render_text
 

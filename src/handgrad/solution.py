@@ -93,5 +93,18 @@ class Solution:
 
         return render_markdown(self, digits)
 
+    def to_latex(self, digits: int = 6, fragment: bool = False) -> str:
+        from handgrad.render.latex import render_latex
+
+        return render_latex(self, digits, fragment)
+
+    def to_html(self, digits: int = 6) -> str:
+        from handgrad.render.html import render_html
+
+        return render_html(self, digits)
+
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        return self.to_latex(fragment=True)
