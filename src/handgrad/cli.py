@@ -165,6 +165,36 @@ def check(problem: Path | None, output_format: str, output: Path | None) -> None
         sys.exit(1)
 
 
+@app.command()
+@PROBLEM_ARGUMENT
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="FILE.svg, FILE.png or FILE.dot.",
+)
+@click.option(
+    "--digits",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 17),
+    help="Significant digits in the node labels.",
+)
+def graph(problem: Path | None, output: Path, digits: int) -> None:
+    """Draw the backprop schematic: forward values and backward gradients (graphviz)."""
+    from handgrad.problem import load_problem
+    from handgrad.render.graph import write_graph
+    from handgrad.solver import solve as solve_problem
+
+    if problem is not None and output.exists() and output.resolve() == problem.resolve():
+        raise HandgradError(f"-o {output}: would overwrite the problem file itself")
+    if not output.parent.is_dir():
+        raise HandgradError(f"-o {output}: the folder {output.parent} does not exist")
+    written = write_graph(solve_problem(load_problem(problem)), output, digits)
+    sys.stderr.write(f"wrote {written}\n")
+
+
 def main() -> None:
     """Entry point: user errors become one clear message and exit status 2, never a traceback."""
     try:
