@@ -168,6 +168,43 @@ def check(problem: Path | None, output_format: str, output: Path | None) -> None
 @app.command()
 @PROBLEM_ARGUMENT
 @click.option(
+    "--format",
+    "-f",
+    "output_format",
+    default="terminal",
+    show_default=True,
+    type=click.Choice(["terminal", "markdown", "latex", "pdf", "html", "json"]),
+    help="How to show the derivation (pdf needs pdflatex and --output).",
+)
+@click.option("--fragment", is_flag=True, help="With --format latex: only the body.")
+@OUTPUT_OPTION
+def derive(problem: Path | None, output_format: str, fragment: bool, output: Path | None) -> None:
+    """Derive every gradient step by step (Problem 1), each step verified with sympy."""
+    from handgrad.derive.steps import derive as derive_problem
+    from handgrad.render import derivation as render
+
+    result = derive_problem(problem)
+    if output_format == "terminal":
+        write_output(render.render_derivation_text(result), output, problem)
+    elif output_format == "json":
+        write_output(render.render_derivation_json(result), output, problem)
+    elif output_format == "markdown":
+        write_output(render.render_derivation_markdown(result), output, problem)
+    elif output_format == "html":
+        from handgrad.render.html import write_html
+
+        page = write_html(render.derivation_blocks(result), f"handgrad: {result.problem.name}")
+        write_output(page, output, problem)
+    else:
+        from handgrad.render.latex import compile_pdf, write_latex
+
+        latex = write_latex(render.derivation_blocks(result), fragment and output_format == "latex")
+        write_output(latex if output_format == "latex" else compile_pdf(latex), output, problem)
+
+
+@app.command()
+@PROBLEM_ARGUMENT
+@click.option(
     "--output",
     "-o",
     required=True,

@@ -1,0 +1,98 @@
+"""The derivation (Problem 1) as a terminal table or as document blocks for Markdown/LaTeX/HTML."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Console
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from handgrad.render.document import (
+    Block,
+    Bold,
+    Bullets,
+    DisplayMath,
+    Heading,
+    Note,
+    Paragraph,
+)
+
+if TYPE_CHECKING:
+    from handgrad.derive.steps import Derivation
+
+MARKS = {True: "✓", False: "✗", None: "·"}
+SUMMARY = (
+    "✓: sympy's derivative of the loss equals this formula at 3 random rational points of a "
+    "small instance of the same architecture (to 30 digits); ·: a definition"
+)
+
+
+def derivation_blocks(derivation: Derivation) -> list[Block]:
+    blocks: list[Block] = [
+        Heading(f"Derivation of the gradients: {derivation.problem.name}", 1),
+        Paragraph((Bold("Conventions"),)),
+        Bullets(derivation.conventions),
+    ]
+    for number, step in enumerate(derivation.steps, start=1):
+        blocks.append(
+            Paragraph(
+                (
+                    Bold(f"{number}. {step.quantity}"),
+                    f"  {MARKS[step.verified]}",
+                    f" · shape {step.shape}" if step.shape else "",
+                )
+            )
+        )
+        blocks.append(Paragraph((step.index_form,)))
+        if step.quantity != "dependencies":
+            blocks.append(DisplayMath(step.latex))
+        if step.note:
+            blocks.append(Note(step.note))
+    verdict = "every step verified" if derivation.verified else "A STEP FAILED VERIFICATION"
+    blocks.append(Paragraph((Bold(verdict), ". ", SUMMARY + ".")))
+    return blocks
+
+
+def render_derivation_text(derivation: Derivation, width: int = 100) -> str:
+    table = RichTable(
+        title=f"Derivation of the gradients: {derivation.problem.name}",
+        title_justify="left",
+        box=box.ROUNDED,
+        show_lines=True,
+    )
+    table.add_column("", justify="right", style="dim")
+    table.add_column("quantity", style="bold cyan")
+    table.add_column("index form, then matrix form")
+    table.add_column("shape", justify="right", style="dim")
+    table.add_column("✓")
+    for number, step in enumerate(derivation.steps, start=1):
+        body = step.index_form
+        if step.matrix_form != step.index_form:
+            body += "\n" + step.matrix_form
+        if step.note:
+            body += "\n" + step.note
+        table.add_row(
+            str(number), Text(step.quantity), Text(body), step.shape, MARKS[step.verified]
+        )
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
+    console.print(Text("Conventions: " + "; ".join(derivation.conventions)))
+    console.print(table)
+    console.print(Text(SUMMARY))
+    verdict = "every step verified" if derivation.verified else "A STEP FAILED VERIFICATION"
+    console.print(Text(verdict, style="bold"))
+    return buffer.getvalue()
+
+
+def render_derivation_markdown(derivation: Derivation) -> str:
+    from handgrad.render.markdown import write_markdown
+
+    return write_markdown(derivation_blocks(derivation))
+
+
+def render_derivation_json(derivation: Derivation) -> str:
+    return json.dumps(derivation.to_dict(), indent=2, ensure_ascii=False)
