@@ -167,6 +167,26 @@ def test_json_syntax_error_names_the_line(tmp_path: Path) -> None:
     assert_user_error(run_cli("solve", path), "broken.json", "invalid JSON", f"line {broken + 1}")
 
 
+def test_json_nested_too_deeply_is_a_clear_error(tmp_path: Path) -> None:
+    """3000 nested lists would exhaust the JSON reader's recursion: a message instead."""
+    document = copy.deepcopy(SEED)
+    document["title"] = "PLACEHOLDER"
+    text = json.dumps(document).replace('"PLACEHOLDER"', "[" * 3000 + "]" * 3000)
+    (tmp_path / "deep.json").write_text(text, encoding="utf-8")
+    result = run_cli("solve", "deep.json", cwd=tmp_path)  # tmp_path's name holds "nested"
+    assert_user_error(result, "deep.json", "nested too deeply")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_byte_order_mark_is_accepted(tmp_path: Path, fmt: str) -> None:
+    """Editors on Windows save UTF-8 with a BOM; the file is otherwise valid."""
+    path = tmp_path / f"bom.{fmt}"
+    path.write_bytes(b"\xef\xbb\xbf" + render(SEED, fmt).encode("utf-8"))
+    result = run_cli("solve", path, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["forward"]["loss"] == pytest.approx(1.5265626412674704)
+
+
 def test_json_top_level_must_be_an_object(tmp_path: Path) -> None:
     path = tmp_path / "list.json"
     path.write_text("[1, 2, 3]\n", encoding="utf-8")
@@ -213,7 +233,20 @@ def out_in_layout(document: dict[str, Any]) -> None:
     document["network"]["layout"] = "out_in"  # W1 stays 2×3, but out_in needs 3×2
 
 
+def huge_network(document: dict[str, Any]) -> None:
+    """Twelve hidden layers of 1000 (11 million weights), [params] left out to be drawn."""
+    document["network"]["layers"] = [2, *[1000] * 12, 3]
+    del document["params"]
+
+
+def squared_error_with_smoothing(document: dict[str, Any]) -> None:
+    """`smoothing` only means something for cross-entropy: a non-default value here is a mistake."""
+    document["network"]["output"] = "identity"
+    document["loss"] = {"kind": "squared_error", "smoothing": "others"}
+
+
 NAN, INF = float("nan"), float("inf")
+HUGE = int("9" * 400)  # TOML and JSON both allow whole numbers of any size
 
 CASES = [
     # missing required keys and sections
@@ -388,6 +421,49 @@ CASES = [
         ["batch sizes differ"],
         id="batch-x2-label3",
     ),
+    pytest.param(
+        put("data", y=[[1, 0, 0]]), ["data.y", "batch sizes differ"], id="x-single-y-batch1"
+    ),
+    pytest.param(
+        use_labels(0, x=[[0, 2], [1, 1]]), ["batch sizes differ"], id="batch-x2-label-single"
+    ),
+    # empty, huge and too deeply nested values: a message, never a traceback or a hang
+    pytest.param(put("data", y=[]), ["data.y", "empty"], id="y-empty"),
+    pytest.param(
+        put("optimizer", learning_rate=HUGE),
+        ["optimizer.learning_rate", "too large"],
+        id="learning_rate-400-digits",
+    ),
+    pytest.param(
+        put_param("b1", [-3, -2, HUGE]), ["params.b1[2]", "too large"], id="b1-400-digits"
+    ),
+    pytest.param(
+        put("network", layers=[2, 100_000_000_000, 3]),
+        ["network.layers[1]", "100,000 at most"],
+        id="layer-of-1e11-units",
+    ),
+    pytest.param(
+        huge_network,
+        ["network.layers", "parameters, more than handgrad works with"],
+        id="11-million-parameters",
+    ),
+    pytest.param(put("data", x=[[[[0, 2]]]]), ["data.x", "nested"], id="x-nested-4-deep"),
+    # settings that do not apply to the chosen network or loss: a non-default value is a mistake
+    pytest.param(
+        squared_error_with_smoothing,
+        ["loss.smoothing", "applies only"],
+        id="smoothing-with-squared_error",
+    ),
+    pytest.param(
+        put("network", leaky_slope=0.2),
+        ["network.leaky_slope", "applies only"],
+        id="leaky_slope-with-relu",
+    ),
+    pytest.param(
+        put("network", activation="tanh", relu_grad_at_zero=0.5),
+        ["network.relu_grad_at_zero", "applies only"],
+        id="relu_grad_at_zero-with-tanh",
+    ),
 ]
 
 
@@ -424,9 +500,27 @@ def test_one_mistake(
     document = copy.deepcopy(SEED)
     change(document)
     path = write_problem(tmp_path, document, fmt)
-    result = run_cli("solve", path)
+    # By its bare name from its own folder: tmp_path holds the test id ("..._y_empty_...") and
+    # would otherwise supply one-word fragments such as "empty" itself.
+    result = run_cli("solve", path.name, cwd=tmp_path)
+    assert str(tmp_path) not in result.stderr
     assert_user_error(result, path.name, *fragments)
     assert "problems:" not in result.stderr  # exactly this one mistake is reported
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_settings_that_do_not_apply_may_still_be_written_at_their_defaults(
+    tmp_path: Path, fmt: str
+) -> None:
+    """Only a non-default value of an irrelevant setting is a mistake; spelling out the default
+    (as a template file might) is not."""
+    document = copy.deepcopy(SEED)
+    document["network"].update(activation="tanh", leaky_slope=0.01, relu_grad_at_zero=0.0)
+    document["network"]["output"] = "identity"
+    document["loss"] = {"kind": "squared_error", "smoothing": "uniform", "label_smoothing": 0}
+    result = run_cli("solve", write_problem(tmp_path, document, fmt), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_wrong_shape_that_is_not_a_transpose_gives_no_transpose_hint(tmp_path: Path) -> None:
@@ -481,12 +575,17 @@ def test_a_misspelt_key_is_reported_with_the_missing_one(tmp_path: Path) -> None
     [
         (["--digits", "0"], "--digits"),
         (["--digits", "1001"], "--digits"),
-        (["--format", "pdf"], "'pdf'"),
+        (["--format", "docx"], "'docx'"),
     ],
-    ids=["digits-0", "digits-1001", "format-pdf"],
+    ids=["digits-0", "digits-1001", "format-docx"],
 )
 def test_bad_options_are_usage_errors(args: list[str], fragment: str) -> None:
     assert_usage_error(run_cli("solve", *args), "Error: Invalid value", fragment)
+
+
+def test_pdf_to_stdout_is_refused() -> None:
+    """A PDF is binary: without --output it would garble the terminal."""
+    assert_user_error(run_cli("solve", "--format", "pdf"), "--format pdf", "--output")
 
 
 def test_check_format_markdown_is_a_usage_error() -> None:

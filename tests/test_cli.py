@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 import unicodedata
 from pathlib import Path
 
@@ -60,6 +61,51 @@ def display_width(line: str) -> int:
             continue
         width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
     return width
+
+
+def shipped_problem(name: str) -> Path:
+    """A problem file shipped with the package (src/handgrad/problems/NAME.toml)."""
+    import handgrad
+
+    return Path(handgrad.__file__).parent / "problems" / f"{name}.toml"
+
+
+def seed_with_title(folder: Path, title: str) -> Path:
+    """The seed homework as a JSON file with another title."""
+    document = tomllib.loads(shipped_problem("homework3").read_text(encoding="utf-8"))
+    document["title"] = title
+    path = folder / "titled.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def table_rows(text: str, heading: str) -> list[list[str]]:
+    """The cells of each row that starts a quantity in the box table under `heading`."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == heading)
+    header_rule = next(i for i in range(start, len(lines)) if lines[i].startswith("├"))
+    rows = []
+    for line in lines[header_rule + 1 :]:
+        if line.startswith("╰"):
+            break
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if cells and cells[0]:
+            rows.append(cells)
+    return rows
+
+
+def significant_digits(number: str) -> int:
+    """Significant digits of a decimal string: -0.0867…e-05 counts the digits from the 8."""
+    mantissa = number.lstrip("-").split("e")[0].replace(".", "")
+    return len(mantissa.lstrip("0"))
+
+
+def leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in leaves(item)]
+    return [value]
 
 
 def expected_seed_loss() -> float:
@@ -152,6 +198,78 @@ def test_solve_output_writes_the_file_and_prints_nothing(
         assert json.loads(text)["forward"]["loss"] == pytest.approx(expected_seed_loss())
 
 
+WIDE_PROBLEM = """\
+title = "Twenty inputs, ten classes"
+
+[network]
+layers = [20, 15, 10]
+seed = 0
+
+[data]
+x = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
+label = 3
+
+[optimizer]
+learning_rate = 0.1
+"""
+
+
+def test_wide_problem_elides_values_but_keeps_every_formula(tmp_path: Path) -> None:
+    """A 20×15 gradient does not fit in 100 columns: its value is elided with ⋯, but the
+    quantity and formula columns keep their full text (they used to be squeezed to "∂…")."""
+    path = tmp_path / "wide.toml"
+    path.write_text(WIDE_PROBLEM, encoding="utf-8")
+    text = ok(run_module("solve", path))
+    assert [line for line in text.splitlines() if display_width(line) > 100] == []
+    assert "⋯" in text
+    for formula in ("= a1 (∂L/∂z)ᵀ", "= x (∂L/∂h1)ᵀ", "∂L/∂W2"):
+        assert formula in text
+    rows = table_rows(text, "Backward pass")
+    quantities = [cells[0].removesuffix(" *") for cells in rows]
+    assert quantities == ["∂L/∂z", "∂L/∂W2", "∂L/∂b2", "∂L/∂a1", "∂L/∂h1", "∂L/∂W1", "∂L/∂b1"]
+    for cells in rows:
+        quantity, formula = cells[0], cells[1]
+        assert formula.startswith("= "), cells
+        assert not quantity.endswith("…") and not formula.endswith("…"), cells
+
+
+def test_deep_batch_at_80_columns_keeps_the_formula_column() -> None:
+    import handgrad
+    from handgrad.render.terminal import render_text
+
+    solution = handgrad.solve(handgrad.load_problem(shipped_problem("deep_batch")))
+    text = render_text(solution, width=80)
+    assert [line for line in text.splitlines() if display_width(line) > 80] == []
+    assert "(∂L/∂Z)ᵀ A2" in text
+
+
+def test_solve_exact_shows_closed_forms() -> None:
+    assert "e³/(1 + e³ + e⁴)" in ok(run_module("solve", "--exact"))
+
+
+def test_solve_digits_40_json_has_40_digit_strings() -> None:
+    solution = json.loads(ok(run_module("solve", "--digits", "40", "--format", "json")))
+    numbers = leaves(solution["forward"]) + leaves(solution["backward"])
+    assert len(numbers) > 20
+    assert all(isinstance(number, str) for number in numbers), numbers
+    nonzero = [number for number in numbers if number != "0"]
+    assert len(nonzero) > 20
+    assert {significant_digits(number) for number in nonzero} == {40}, nonzero
+
+
+def test_solve_markdown_escapes_html_in_the_title(tmp_path: Path) -> None:
+    text = ok(run_module("solve", seed_with_title(tmp_path, "<b>x</b>"), "-f", "markdown"))
+    assert "&lt;b&gt;x&lt;/b&gt;" in text
+    assert "<b>" not in text
+
+
+def test_solve_json_keeps_the_title_verbatim(tmp_path: Path) -> None:
+    """The JSON writer lays out lists of numbers on one line; text that looks like one is kept."""
+    title = "Lists like [1,    2] and [\n3] stay as written"
+    output = ok(run_module("solve", seed_with_title(tmp_path, title), "--format", "json"))
+    assert json.loads(output)["problem"]["title"] == title
+
+
 def test_solve_output_replaces_an_existing_file(tmp_path: Path) -> None:
     target = tmp_path / "solution.json"
     target.write_text("old contents that must go\n", encoding="utf-8")
@@ -188,6 +306,40 @@ def test_check_passes_on_the_seed() -> None:
     assert "PASSED" in text
     assert "FAILED" not in text
     assert "finite differences" in text
+
+
+ZERO_GRADIENT_PROBLEM = """\
+title = "Three identical rows, one of each class, a flat output layer"
+
+[network]
+layers = [2, 3, 3]
+
+[params]
+W1 = [[1, -1, 0.5], [0.5, 1, -1]]
+b1 = [0, 0, 0]
+W2 = [[0.5, 0.5, 0.5], [-1, -1, -1], [0.25, 0.25, 0.25]]
+b2 = [0, 0, 0]
+
+[data]
+x = [[0.5, 1], [0.5, 1], [0.5, 1]]
+label = [0, 1, 2]
+
+[optimizer]
+learning_rate = 0.1
+"""
+
+
+def test_check_passes_where_the_true_gradient_is_zero(tmp_path: Path) -> None:
+    """Every logit is equal, so ŷ is uniform and the batch's one-hot targets average to it: every
+    gradient is exactly 0 in theory, and ours, PyTorch's and JAX's are ±1e-17 rounding noise.
+    Noise against noise is no disagreement (check used to fail here with relative errors ~1)."""
+    path = tmp_path / "zero.toml"
+    path.write_text(ZERO_GRADIENT_PROBLEM, encoding="utf-8")
+    text = ok(run_module("check", path))
+    assert "PASSED" in text
+    assert "FAILED" not in text
+    report = json.loads(ok(run_module("check", path, "--format", "json")))
+    assert report["passed"] is True
 
 
 def test_check_json() -> None:

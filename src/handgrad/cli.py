@@ -205,6 +205,46 @@ def derive(problem: Path | None, output_format: str, fragment: bool, output: Pat
 @app.command()
 @PROBLEM_ARGUMENT
 @click.option(
+    "--format",
+    "-f",
+    "output_format",
+    default="html",
+    show_default=True,
+    type=click.Choice(["markdown", "latex", "html", "pdf"]),
+    help="The document's format (pdf needs pdflatex and --output).",
+)
+@OUTPUT_OPTION
+def report(problem: Path | None, output_format: str, output: Path | None) -> None:
+    """The whole homework answer: derivation, schematic, worked numbers, verification."""
+    from handgrad.render.report import SCHEMATIC, report_blocks, report_solution
+
+    derivation, solution = report_solution(problem)
+    blocks = report_blocks(derivation, solution)
+    title = f"handgrad: {solution.problem.name}"
+    if output_format == "markdown":
+        from handgrad.render.markdown import write_markdown
+
+        write_output(write_markdown(blocks), output, problem)
+    elif output_format == "html":
+        from handgrad.render.html import write_html
+
+        write_output(write_html(blocks, title), output, problem)
+    else:
+        from handgrad.render.document import Figure
+        from handgrad.render.latex import compile_pdf, write_latex
+
+        latex = write_latex(blocks)
+        if output_format == "latex":
+            write_output(latex, output, problem)
+        else:
+            pictures = [b.png for b in blocks if isinstance(b, Figure)]
+            files = {SCHEMATIC: pictures[0]} if pictures else {}
+            write_output(compile_pdf(latex, files), output, problem)
+
+
+@app.command()
+@PROBLEM_ARGUMENT
+@click.option(
     "--output",
     "-o",
     required=True,

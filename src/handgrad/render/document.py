@@ -65,6 +65,16 @@ class MathItems:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A picture: SVG for pages, PNG for PDF and Markdown, with the file name LaTeX includes."""
+
+    svg: str
+    png: bytes
+    name: str
+    caption: str
+
+
+@dataclass(frozen=True)
 class Note:
     text: str
 
@@ -76,7 +86,7 @@ class Table:
     numeric: tuple[bool, ...]  # right-align these columns
 
 
-Block = Heading | Paragraph | Bullets | DisplayMath | MathItems | Note | Table
+Block = Heading | Paragraph | Bullets | DisplayMath | MathItems | Figure | Note | Table
 
 
 def latex_number(text: str) -> str:

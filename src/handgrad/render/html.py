@@ -14,6 +14,7 @@ from handgrad.render.document import (
     Bold,
     Bullets,
     DisplayMath,
+    Figure,
     Heading,
     Inline,
     InlineMath,
@@ -32,6 +33,7 @@ body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem;
      border-bottom: 1px solid #ddd; }
 .display { overflow-x: auto; padding: 0.25rem 0; }
+figure svg { max-width: 100%; height: auto; } figcaption { color: #555; font-size: 0.9rem; }
 .items { display: flex; flex-wrap: wrap; gap: 0.5rem 2rem; justify-content: center; }
 blockquote { margin: 0 0 1rem 1rem; color: #555; font-size: 0.9rem; }
 table { border-collapse: collapse; } th, td { padding: 0.2rem 0.8rem; }
@@ -92,6 +94,11 @@ def write_html(blocks: list[Block], title: str) -> str:
         elif isinstance(block, MathItems):
             items = "".join(_tex(item, display=True) for item in block.items)
             body.append(f'<div class="display items">{items}</div>')
+        elif isinstance(block, Figure):
+            body.append(
+                f'<figure class="display">{block.svg}'
+                f"<figcaption>{html.escape(block.caption)}</figcaption></figure>"
+            )
         elif isinstance(block, Note):
             body.append(f"<blockquote>{html.escape(block.text)}</blockquote>")
         else:

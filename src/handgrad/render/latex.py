@@ -18,6 +18,7 @@ from handgrad.render.document import (
     Bold,
     Bullets,
     DisplayMath,
+    Figure,
     Heading,
     Inline,
     InlineMath,
@@ -32,7 +33,7 @@ TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-fonts-recom
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[utf8]{inputenc}
-\usepackage{amsmath,amssymb}
+\usepackage{amsmath,amssymb,graphicx}
 \usepackage[a4paper,margin=2cm]{geometry}
 \setcounter{MaxMatrixCols}{20}
 \allowdisplaybreaks
@@ -130,6 +131,13 @@ def write_latex(blocks: list[Block], fragment: bool = False) -> str:
             pairs = [block.items[i : i + 2] for i in range(0, len(block.items), 2)]
             rows = " \\\\\n".join(r",\qquad ".join(pair) for pair in pairs)
             out.append(f"\\begin{{gather*}}\n{rows}\n\\end{{gather*}}")
+        elif isinstance(block, Figure):
+            out.append(
+                f"\\IfFileExists{{{block.name}}}{{\\begin{{center}}"
+                f"\\includegraphics[width=\\linewidth]{{{block.name}}}\\\\"
+                f"\\small {latex_text(block.caption)}\\end{{center}}}}"
+                f"{{\\emph{{(the schematic: run handgrad graph -o {block.name})}}}}"
+            )
         elif isinstance(block, Note):
             out.append(f"\\begin{{quote}}\\small\n{latex_text(block.text)}\n\\end{{quote}}")
         else:
@@ -147,7 +155,7 @@ def render_latex(solution: Solution, digits: int = 6, fragment: bool = False) ->
     return write_latex(solution_document(solution, digits), fragment)
 
 
-def compile_pdf(latex: str) -> bytes:
+def compile_pdf(latex: str, files: dict[str, bytes] | None = None) -> bytes:
     """Run pdflatex on a complete document and return the PDF, or explain what is missing."""
     pdflatex = shutil.which("pdflatex")
     if pdflatex is None:
@@ -158,6 +166,8 @@ def compile_pdf(latex: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="handgrad-") as folder:
         source = Path(folder) / "solution.tex"
         source.write_text(latex, encoding="utf-8")
+        for name, data in (files or {}).items():
+            (Path(folder) / name).write_bytes(data)
         run = subprocess.run(
             [
                 pdflatex,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 
 from handgrad.render.document import (
@@ -9,6 +10,7 @@ from handgrad.render.document import (
     Bold,
     Bullets,
     DisplayMath,
+    Figure,
     Heading,
     Inline,
     InlineMath,
@@ -42,6 +44,9 @@ def write_markdown(blocks: list[Block]) -> str:
             out.append(f"$$\n{block.latex}\n$$")
         elif isinstance(block, MathItems):
             out.append("$$\n" + r",\quad ".join(block.items) + "\n$$")
+        elif isinstance(block, Figure):
+            data = base64.b64encode(block.png).decode()
+            out.append(f"![{html.escape(block.caption)}](data:image/png;base64,{data})")
         elif isinstance(block, Note):
             out.append(f"> {html.escape(block.text, quote=False)}")
         else:

@@ -142,6 +142,8 @@ def latex_precise(value: Any, digits: int, precision: Precision) -> str:
         return shown + r" \quad \text{(exact form in the JSON)}"
     if array.ndim == 0:
         return exact[0][0] + (rf" \approx {decimal[0][0]}" if exact[0][0] != decimal[0][0] else "")
+    if exact == decimal:  # integers: the decimals would only repeat them
+        return _bmatrix(exact)
     return _bmatrix(exact) + r" \approx " + _bmatrix(decimal)
 
 
