@@ -78,3 +78,22 @@ def test_json_golden(problem: str) -> None:
     if os.environ.get("HANDGRAD_UPDATE_GOLDEN"):
         path.write_text(text + "\n", encoding="utf-8")
     _close(json.loads(text), json.loads(path.read_text(encoding="utf-8")), "$")
+
+
+def _page_body(page: str) -> str:
+    """The page without KaTeX's inlined CSS and JS (vendored files, not ours to review)."""
+    page = re.sub(r"<style>.*?</style>", "<style>…</style>", page, flags=re.S)
+    return re.sub(r"<script>.*?</script>", "<script>…</script>", page, flags=re.S)
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_html_golden(problem: str) -> None:
+    _compare(f"{problem}.html", _page_body(_solution(problem).to_html()))
+
+
+def test_derivation_golden() -> None:
+    pytest.importorskip("sympy")
+    from handgrad.derive.steps import derive
+    from handgrad.render.derivation import render_derivation_markdown
+
+    _compare("homework3.derivation.md", render_derivation_markdown(derive(handgrad.load_problem())))
