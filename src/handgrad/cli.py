@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -62,6 +63,35 @@ def write_output(text: str | bytes, output: Path | None, protect: Path | None = 
         raise HandgradError(f"--output {output}: cannot write ({error.strerror})") from None
 
 
+def write_document(
+    blocks: list[Any],
+    output_format: str,
+    output: Path | None,
+    problem: Path | None,
+    title: str,
+    fragment: bool = False,
+) -> None:
+    """Write document blocks as Markdown, LaTeX (whole or a fragment), PDF or HTML."""
+    if output_format == "markdown":
+        from handgrad.render.markdown import write_markdown
+
+        write_output(write_markdown(blocks), output, problem)
+    elif output_format == "html":
+        from handgrad.render.html import write_html
+
+        write_output(write_html(blocks, title), output, problem)
+    else:
+        from handgrad.render.document import Figure
+        from handgrad.render.latex import compile_pdf, write_latex
+
+        latex = write_latex(blocks, fragment and output_format == "latex")
+        if output_format == "latex":
+            write_output(latex, output, problem)
+        else:
+            files = {b.name: b.png for b in blocks if isinstance(b, Figure)}
+            write_output(compile_pdf(latex, files), output, problem)
+
+
 @app.command()
 @PROBLEM_ARGUMENT
 @click.option(
@@ -109,17 +139,12 @@ def solve(
     solution = solve_problem(load_problem(problem), precision)
     if output_format == "json":
         write_output(solution.to_json(), output, problem)
-    elif output_format == "markdown":
-        write_output(solution.to_markdown(digits), output, problem)
-    elif output_format in ("latex", "pdf"):
-        from handgrad.render.latex import compile_pdf, render_latex
+    elif output_format in ("markdown", "latex", "pdf", "html"):
+        from handgrad.render.document import solution_document
 
-        latex = render_latex(solution, digits, fragment and output_format == "latex")
-        write_output(latex if output_format == "latex" else compile_pdf(latex), output, problem)
-    elif output_format == "html":
-        from handgrad.render.html import render_html
-
-        write_output(render_html(solution, digits), output, problem)
+        blocks = solution_document(solution, digits)
+        title = f"handgrad: {solution.problem.name}"
+        write_document(blocks, output_format, output, problem, title, fragment)
     elif output is not None:
         from handgrad.render.terminal import render_text
 
@@ -188,18 +213,10 @@ def derive(problem: Path | None, output_format: str, fragment: bool, output: Pat
         write_output(render.render_derivation_text(result), output, problem)
     elif output_format == "json":
         write_output(render.render_derivation_json(result), output, problem)
-    elif output_format == "markdown":
-        write_output(render.render_derivation_markdown(result), output, problem)
-    elif output_format == "html":
-        from handgrad.render.html import write_html
-
-        page = write_html(render.derivation_blocks(result), f"handgrad: {result.problem.name}")
-        write_output(page, output, problem)
     else:
-        from handgrad.render.latex import compile_pdf, write_latex
-
-        latex = write_latex(render.derivation_blocks(result), fragment and output_format == "latex")
-        write_output(latex if output_format == "latex" else compile_pdf(latex), output, problem)
+        title = f"handgrad: {result.problem.name}"
+        blocks = render.derivation_blocks(result)
+        write_document(blocks, output_format, output, problem, title, fragment)
 
 
 @app.command()
@@ -216,30 +233,11 @@ def derive(problem: Path | None, output_format: str, fragment: bool, output: Pat
 @OUTPUT_OPTION
 def report(problem: Path | None, output_format: str, output: Path | None) -> None:
     """The whole homework answer: derivation, schematic, worked numbers, verification."""
-    from handgrad.render.report import SCHEMATIC, report_blocks, report_solution
+    from handgrad.render.report import report_blocks, report_solution
 
     derivation, solution = report_solution(problem)
-    blocks = report_blocks(derivation, solution)
     title = f"handgrad: {solution.problem.name}"
-    if output_format == "markdown":
-        from handgrad.render.markdown import write_markdown
-
-        write_output(write_markdown(blocks), output, problem)
-    elif output_format == "html":
-        from handgrad.render.html import write_html
-
-        write_output(write_html(blocks, title), output, problem)
-    else:
-        from handgrad.render.document import Figure
-        from handgrad.render.latex import compile_pdf, write_latex
-
-        latex = write_latex(blocks)
-        if output_format == "latex":
-            write_output(latex, output, problem)
-        else:
-            pictures = [b.png for b in blocks if isinstance(b, Figure)]
-            files = {SCHEMATIC: pictures[0]} if pictures else {}
-            write_output(compile_pdf(latex, files), output, problem)
+    write_document(report_blocks(derivation, solution), output_format, output, problem, title)
 
 
 @app.command()
