@@ -163,12 +163,16 @@ def _steps(solution: Solution, checks: dict[str, bool]) -> list[Step]:
         else:
             w_index = f"∂L/∂W{layer}[j, i] = {sums}∂L/∂{out}ⱼ · {inp}ᵢ"
             a_index = f"∂L/∂{inp}ᵢ = Σⱼ W{layer}[j, i] · ∂L/∂{out}ⱼ"
+        in_value = problem.x if inp == "x" else forward[inp].value
+        in_shape = _shape(in_value, first_row=inp == "x" and not batch)
+        up_shape = _shape(by_key["dz" if out == "z" else f"dh{layer}"].value)
         steps.append(
             _from_quantity(
                 by_key[f"dW{layer}"],
                 w_index,
                 checks[f"dW{layer}"],
                 f"{out}ⱼ depends on W{layer} only through its own column",
+                f"{inp}: {in_shape}, ∂L/∂{out}: {up_shape}",
             )
         )
         steps.append(
@@ -177,6 +181,7 @@ def _steps(solution: Solution, checks: dict[str, bool]) -> list[Step]:
                 f"∂L/∂b{layer}ⱼ = {sums}∂L/∂{out}ⱼ",
                 checks[f"db{layer}"],
                 f"∂{out}ⱼ/∂b{layer}ⱼ = 1",
+                f"∂L/∂{out}: {up_shape}",
             )
         )
         if layer == 1:
@@ -188,6 +193,7 @@ def _steps(solution: Solution, checks: dict[str, bool]) -> list[Step]:
                 a_index,
                 checks[f"da{hidden}"],
                 f"a{hidden} feeds every unit of the next layer",
+                f"W{layer}: {_shape(problem.params[f'W{layer}'])}, ∂L/∂{out}: {up_shape}",
             )
         )
         derivative = {
@@ -223,19 +229,28 @@ def _steps(solution: Solution, checks: dict[str, bool]) -> list[Step]:
                 f"∂L/∂h{hidden}ᵢ = ∂L/∂a{hidden}ᵢ · {derivative}",
                 checks[f"dh{hidden}"],
                 f"a{hidden}ᵢ depends only on h{hidden}ᵢ.{kink}{recursion}",
+                f"∂L/∂a{hidden} ⊙ f′(h{hidden}): {_shape(by_key[f'da{hidden}'].value)}",
             )
         )
     return steps
 
 
-def _from_quantity(quantity: Any, index: str, verified: bool, note: str) -> Step:
+def _shape(value: Any, first_row: bool = False) -> str:
+    """The shape of a recorded value (the problem's x is stored with a batch axis)."""
+    array = value[0] if first_row else value
+    return format_shape(getattr(array, "shape", ()))
+
+
+def _from_quantity(quantity: Any, index: str, verified: bool, note: str, factors: str = "") -> Step:
+    """A step whose matrix form is the solver's formula; `factors` names the factors' shapes."""
     matrix: Math = quantity.symbol + f" {quantity.relation} " + quantity.formula
+    result = format_shape(quantity.shape)
     return Step(
         quantity.symbol.text,
         index,
         matrix.text,
         matrix.latex,
-        format_shape(quantity.shape),
+        f"{factors} → {result}" if factors else result,
         verified,
         note,
     )
