@@ -67,3 +67,24 @@ def test_check_command_exits_1_on_disagreement(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert "FAILED" in run.stdout and "kink" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_large_inputs_and_exactly_zero_gradients_are_not_a_failure() -> None:
+    """All logits equal for every row: every true gradient is 0, and what remains is rounding
+    noise at the scale of inputs in the hundreds (this used to be reported as FAILED)."""
+    pytest.importorskip("torch")
+    problem = handgrad.load_problem(
+        {
+            "network": {"layers": [2, 3, 3]},
+            "params": {
+                "W1": [[1, -1, 0.5], [0.5, 1, -1]],
+                "b1": [0, 0, 0],
+                "W2": [[1, 1, 1], [-2, -2, -2], [0.5, 0.5, 0.5]],
+                "b2": [0, 0, 0],
+            },
+            "data": {"x": [[100, 200]] * 3, "label": [0, 1, 2]},
+            "optimizer": {"learning_rate": 0.1},
+        }
+    )
+    report = check_problem(problem)
+    assert report.passed, report.failures()

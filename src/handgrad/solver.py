@@ -140,6 +140,7 @@ def _solve_float64(problem: Problem) -> Solution:
             lambda p: network.loss_value(p, problem.x, run.target, problem.architecture),
             problem.params,
             run.first_backward.grads,
+            input_scale=float(np.max(np.abs(problem.x))),
         )
     return Solution(
         problem=problem,

@@ -18,8 +18,9 @@ from handgrad.solution import GradientCheck, Kink
 
 FD_STEP = 1e-6
 FD_MAX_ENTRIES = 256  # per parameter; larger parameters are checked on a seeded random sample
-# Central differences carry a rounding error near 1e-16·|L|/step ≈ 1e-10·|L|; gradients smaller
-# than this floor (times max(1, |L|)) are compared on the floor's scale instead of their own.
+# Central differences carry a rounding error near 1e-16·|L|/step ≈ 1e-10·|L|, larger with large
+# inputs (the logits then cancel at their own scale); gradients smaller than this floor (times
+# max(1, |L|)·max(1, max |x|)) are compared on the floor's scale instead of their own.
 FD_FLOOR = 1e-4
 # Two float64 implementations differ by rounding, ~1e-16 of the gradient's scale; a gradient that
 # is exactly 0 in theory comes out as ±1e-17 noise in each. Below this floor (times max(1, |L|))
@@ -49,10 +50,11 @@ def finite_difference_check(
     grads: Mapping[str, np.ndarray],
     step: float = FD_STEP,
     max_entries: int = FD_MAX_ENTRIES,
+    input_scale: float = 1.0,
 ) -> GradientCheck:
     """Compare each ∂L/∂θ with (L(θ + s) − L(θ − s)) / 2s, entry by entry."""
     rng = np.random.default_rng(0)
-    floor = FD_FLOOR * max(1.0, abs(float(loss(params))))
+    floor = FD_FLOOR * max(1.0, abs(float(loss(params)))) * max(1.0, input_scale)
     errors: dict[str, float] = {}
     checked: dict[str, tuple[int, int]] = {}
     for name, value in params.items():
@@ -81,9 +83,10 @@ def compare(
     reference: Mapping[str, np.ndarray],
     grads: Mapping[str, np.ndarray],
     loss: float,
+    input_scale: float = 1.0,
 ) -> GradientCheck:
     """A GradientCheck of the engine's gradients against a reference framework's."""
-    floor = FRAMEWORK_FLOOR * max(1.0, abs(loss))
+    floor = FRAMEWORK_FLOOR * max(1.0, abs(loss)) * max(1.0, input_scale)
     errors = {name: max_relative_error(reference[name], grads[name], floor) for name in grads}
     return GradientCheck(method, errors, {n: (g.size, g.size) for n, g in grads.items()})
 
@@ -251,7 +254,8 @@ def check_problem(source: Problem | Any) -> CheckReport:
     unavailable = {}
     for method, compute in (("torch", torch_gradients), ("jax", jax_gradients)):
         if framework_available(method):
-            checks.append(compare(method, compute(problem)[1], ours, solution.history[0]))
+            scale = float(np.max(np.abs(problem.x)))
+            checks.append(compare(method, compute(problem)[1], ours, solution.history[0], scale))
         else:
             unavailable[method] = INSTALL_HINTS[method]
     return CheckReport(problem, tuple(checks), unavailable, solution.kinks)

@@ -25,8 +25,9 @@ from handgrad.verify import passes
 
 CHECK_LEGEND = (
     "relative error = max |reference − ours| / max(max |reference|, max |ours|, floor) over a "
-    "gradient's entries; floor = 1e-4·max(1, |L|) for finite differences (central, step 1e-6, "
-    "forward pass only), 1e-6·max(1, |L|) for PyTorch and JAX: below it is rounding noise"
+    "gradient's entries; floor = 1e-4·s for finite differences (central, step 1e-6, forward pass "
+    "only), 1e-6·s for PyTorch and JAX, s = max(1, |L|)·max(1, max |x|): below it is rounding "
+    "noise"
 )
 FORMULA_MIN_WIDTH = 18  # the formula column may wrap down to this to leave room for values
 ACTIVATION_NAMES = {
