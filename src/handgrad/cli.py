@@ -24,6 +24,22 @@ OUTPUT_OPTION = click.option(
 )
 
 
+ALL_FORMATS = ["terminal", "markdown", "latex", "pdf", "html", "json"]
+
+
+def format_option(choices: list[str], default: str, text: str) -> Any:
+    """The --format/-f option every command takes, with its own choices."""
+    return click.option(
+        "--format",
+        "-f",
+        "output_format",
+        default=default,
+        show_default=True,
+        type=click.Choice(choices),
+        help=text,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="handgrad")
 def app() -> None:
@@ -94,15 +110,7 @@ def write_document(
 
 @app.command()
 @PROBLEM_ARGUMENT
-@click.option(
-    "--format",
-    "-f",
-    "output_format",
-    default="terminal",
-    show_default=True,
-    type=click.Choice(["terminal", "markdown", "latex", "pdf", "html", "json"]),
-    help="How to show the solution (pdf needs pdflatex and --output).",
-)
+@format_option(ALL_FORMATS, "terminal", "How to show the solution (pdf needs --output).")
 @click.option(
     "--fragment",
     is_flag=True,
@@ -162,15 +170,7 @@ def solve(
 
 @app.command()
 @PROBLEM_ARGUMENT
-@click.option(
-    "--format",
-    "-f",
-    "output_format",
-    default="terminal",
-    show_default=True,
-    type=click.Choice(["terminal", "json"]),
-    help="How to show the report.",
-)
+@format_option(["terminal", "json"], "terminal", "How to show the report.")
 @OUTPUT_OPTION
 def check(problem: Path | None, output_format: str, output: Path | None) -> None:
     """Check every gradient against finite differences, PyTorch and JAX (when installed).
@@ -192,15 +192,7 @@ def check(problem: Path | None, output_format: str, output: Path | None) -> None
 
 @app.command()
 @PROBLEM_ARGUMENT
-@click.option(
-    "--format",
-    "-f",
-    "output_format",
-    default="terminal",
-    show_default=True,
-    type=click.Choice(["terminal", "markdown", "latex", "pdf", "html", "json"]),
-    help="How to show the derivation (pdf needs pdflatex and --output).",
-)
+@format_option(ALL_FORMATS, "terminal", "How to show the derivation (pdf needs --output).")
 @click.option("--fragment", is_flag=True, help="With --format latex: only the body.")
 @OUTPUT_OPTION
 def derive(problem: Path | None, output_format: str, fragment: bool, output: Path | None) -> None:
@@ -221,15 +213,7 @@ def derive(problem: Path | None, output_format: str, fragment: bool, output: Pat
 
 @app.command()
 @PROBLEM_ARGUMENT
-@click.option(
-    "--format",
-    "-f",
-    "output_format",
-    default="html",
-    show_default=True,
-    type=click.Choice(["markdown", "latex", "html", "pdf"]),
-    help="The document's format (pdf needs pdflatex and --output).",
-)
+@format_option(["markdown", "latex", "html", "pdf"], "html", "The format (pdf needs --output).")
 @OUTPUT_OPTION
 def report(problem: Path | None, output_format: str, output: Path | None) -> None:
     """The whole homework answer: derivation, schematic, worked numbers, verification."""

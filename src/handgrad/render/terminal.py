@@ -39,6 +39,18 @@ ACTIVATION_NAMES = {
 }
 
 
+def _titled_table(title: str, style: box.Box, show_lines: bool = False) -> Table:
+    """A table with its title on the left, as every table of a worked solution has."""
+    return Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=style,
+        show_lines=show_lines,
+        header_style="dim",
+    )
+
+
 def matrix_text(value: Any, digits: int, max_width: int | None = None) -> str:
     """An array as bracketed, aligned lines (⎡ ⎤), columns elided to fit `max_width`."""
     if np.ndim(value) == 0:
@@ -93,14 +105,7 @@ def _value_budget(width: int, *fixed: int) -> int:
 def _quantity_table(
     title: str, quantities: list[Quantity], digits: int, precision: Precision, width: int
 ) -> Table:
-    table = Table(
-        title=title,
-        title_justify="left",
-        title_style="bold",
-        box=box.ROUNDED,
-        show_lines=True,
-        header_style="dim",
-    )
+    table = _titled_table(title, box.ROUNDED, show_lines=True)
     table.add_column("quantity", style="bold cyan", no_wrap=True)
     table.add_column("formula")
     table.add_column("shape", justify="right", style="dim", no_wrap=True)
@@ -127,14 +132,7 @@ def _notes(quantities: list[Quantity]) -> list[RenderableType]:
 
 def _given_table(solution: Solution, digits: int, width: int) -> Table:
     problem = solution.problem
-    table = Table(
-        title="Given",
-        title_justify="left",
-        title_style="bold",
-        box=box.ROUNDED,
-        show_lines=True,
-        header_style="dim",
-    )
+    table = _titled_table("Given", box.ROUNDED, show_lines=True)
     table.add_column("quantity", style="bold cyan", no_wrap=True)
     table.add_column("shape", justify="right", style="dim", no_wrap=True)
     table.add_column("value", no_wrap=True)
@@ -162,13 +160,7 @@ def _history(solution: Solution, digits: int) -> RenderableType:
             (format_number(history[1], digits), "bold"),
             f"  (change {format_number(change, digits)})",
         )
-    table = Table(
-        title="Loss after each step",
-        title_justify="left",
-        title_style="bold",
-        box=box.SIMPLE_HEAD,
-        header_style="dim",
-    )
+    table = _titled_table("Loss after each step", box.SIMPLE_HEAD, show_lines=False)
     table.add_column("step", justify="right")
     table.add_column("L", justify="right")
     steps = list(range(len(history)))
@@ -183,13 +175,7 @@ def _history(solution: Solution, digits: int) -> RenderableType:
 
 
 def _checks(solution: Solution) -> Table:
-    table = Table(
-        title="Gradient check",
-        title_justify="left",
-        title_style="bold",
-        box=box.SIMPLE_HEAD,
-        header_style="dim",
-    )
+    table = _titled_table("Gradient check", box.SIMPLE_HEAD, show_lines=False)
     table.add_column("gradient", style="cyan")
     for check in solution.checks:
         table.add_column(check.method.replace("_", " "), justify="right")
