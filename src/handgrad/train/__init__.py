@@ -1,0 +1,1 @@
+"""Training on real data with the solver's engine: data, optimizers, the loop, models."""
