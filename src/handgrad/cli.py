@@ -130,6 +130,16 @@ def write_document(
     is_flag=True,
     help="Closed forms (sympy): decimals in the problem are read as exact rationals.",
 )
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    help="A trained model.npz: work its gradient step on one example (with --instance).",
+)
+@click.option(
+    "--instance",
+    type=click.IntRange(0),
+    help="With --model: the row (0-based) of the model's training data set.",
+)
 def solve(
     problem: Path | None,
     output_format: str,
@@ -137,6 +147,8 @@ def solve(
     output: Path | None,
     digits: int,
     exact: bool,
+    model: Path | None,
+    instance: int | None,
 ) -> None:
     """Work gradient-descent steps: every intermediate with its formula, shape and value."""
     from handgrad.precision import Precision
@@ -144,7 +156,19 @@ def solve(
     from handgrad.solver import solve as solve_problem
 
     precision = Precision.choose(exact, digits)
-    solution = solve_problem(load_problem(problem), precision)
+    if model is not None:
+        if problem is not None:
+            raise HandgradError("give a problem file or --model, not both")
+        if instance is None:
+            raise HandgradError("--model needs --instance N: the data set row to work on")
+        from handgrad.train.explain import instance_problem
+        from handgrad.train.model import load_model
+
+        solution = solve_problem(instance_problem(load_model(model), instance), precision)
+    elif instance is not None:
+        raise HandgradError("--instance applies to a trained --model")
+    else:
+        solution = solve_problem(load_problem(problem), precision)
     if output_format == "json":
         write_output(solution.to_json(), output, problem)
     elif output_format in ("markdown", "latex", "pdf", "html"):
@@ -252,6 +276,9 @@ def graph(problem: Path | None, output: Path, digits: int) -> None:
         raise HandgradError(f"-o {output}: the folder {output.parent} does not exist")
     written = write_graph(solve_problem(load_problem(problem)), output, digits)
     sys.stderr.write(f"wrote {written}\n")
+
+
+from handgrad import cli_train  # noqa: E402, F401  (registers train and predict)
 
 
 def main() -> None:

@@ -140,3 +140,14 @@ def gradient_step(
 def loss_value(params: Params, x: Array, target: Array, arch: Architecture) -> Any:
     """L alone, for finite differences and loss histories."""
     return forward(params, x, target, arch).loss
+
+
+def predict(params: Params, x: Array, arch: Architecture) -> Array:
+    """ŷ for each row of x (B, d): the forward pass of `forward`, without a target or a loss."""
+    a = x
+    for layer in range(1, arch.depth):
+        h, _ = ops.linear_forward(a, params[f"W{layer}"], params[f"b{layer}"], arch.layout)
+        a, _ = ops.activation_forward(h, arch.hidden)
+    last = arch.depth
+    z, _ = ops.linear_forward(a, params[f"W{last}"], params[f"b{last}"], arch.layout)
+    return ops.output_forward(z, arch.output)

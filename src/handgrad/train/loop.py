@@ -1,0 +1,293 @@
+"""The training loop: mini-batches, schedules, early stopping, metrics, the run record.
+
+Each epoch shuffles the training rows with the run's seeded generator, takes mini-batches
+through an `Optimizer` (which runs the `FusedStep`), then measures loss and accuracy on the
+training and validation parts with the reference forward pass (`core.network.forward`).
+Given the same settings and seed, a run is bit-for-bit repeatable on the same machine.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from handgrad.core import network, ops
+from handgrad.core.network import Architecture
+from handgrad.errors import HandgradError
+from handgrad.problem import initial_params
+from handgrad.train.data import Dataset, Split, Standardizer, split
+from handgrad.train.fused import FusedStep
+from handgrad.train.model import Model
+from handgrad.train.optim import Optimizer, OptimizerName, Schedule, ScheduleName
+
+DEFAULT_LEARNING_RATES = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 0.001}
+DEFAULT_HIDDEN = 256
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a run; `layers` None means d → 256 → q."""
+
+    layers: tuple[int, ...] | None = None
+    activation: ops.Activation = field(default_factory=lambda: ops.Activation("relu"))
+    output: network.Output = "softmax"
+    loss: network.LossKind = "cross_entropy"
+    label_smoothing: float = 0.0
+    smoothing: ops.Smoothing = "uniform"
+    optimizer: OptimizerName = "adam"
+    learning_rate: float | None = None  # None: the optimizer's default
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: ScheduleName = "constant"
+    step_size: int = 30
+    gamma: float = 0.1
+    epochs: int = 50
+    batch_size: int = 32
+    patience: int | None = 10  # epochs without a better validation loss; None: never stop early
+    validation: float = 0.1
+    test: float = 0.2
+    dtype: Literal["float32", "float64"] = "float32"
+    seed: int = 0
+
+    @property
+    def base_learning_rate(self) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return DEFAULT_LEARNING_RATES[self.optimizer]
+
+    def to_dict(self) -> dict[str, Any]:
+        settings = asdict(self)
+        settings["activation"] = self.activation.name
+        if self.activation.name == "leaky_relu":
+            settings["leaky_slope"] = self.activation.leaky_slope
+        settings["learning_rate"] = self.base_learning_rate
+        settings["layers"] = list(self.layers) if self.layers else None
+        return settings
+
+
+@dataclass(frozen=True)
+class Metrics:
+    loss: float
+    accuracy: float
+
+
+@dataclass
+class RunResult:
+    """A finished run: the model, per-epoch history and the final metrics."""
+
+    model: Model
+    config: TrainConfig
+    dataset: str
+    history: list[dict[str, float]]
+    train: Metrics
+    validation: Metrics | None
+    test: Metrics
+    confusion: np.ndarray  # (q, q): rows the true class, columns the predicted one
+    seconds: float  # the whole run, data preparation included
+    train_seconds: float  # inside the epochs only
+    samples: int  # training examples processed
+    stopped_early: bool
+    best_epoch: int
+    split_sizes: dict[str, int]
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.train_seconds if self.train_seconds > 0 else math.inf
+
+    def record(self) -> dict[str, Any]:
+        """What run.json holds: settings, history and the final metrics."""
+        record: dict[str, Any] = {
+            "data": self.dataset,
+            "settings": self.config.to_dict(),
+            "layers": list(self.model.arch.layers),
+            "classes": list(self.model.classes),
+            "split_sizes": self.split_sizes,
+            "history": self.history,
+            "epochs": len(self.history),
+            "best_epoch": self.best_epoch,
+            "stopped_early": self.stopped_early,
+            "train_accuracy": self.train.accuracy,
+            "train_loss": self.train.loss,
+            "test_accuracy": self.test.accuracy,
+            "test_loss": self.test.loss,
+            "confusion_matrix": self.confusion.tolist(),
+            "seconds": self.seconds,
+            "train_seconds": self.train_seconds,
+            "samples_per_second": self.samples_per_second,
+        }
+        if self.validation is not None:
+            record["validation_accuracy"] = self.validation.accuracy
+            record["validation_loss"] = self.validation.loss
+        return record
+
+
+Progress = Callable[[int, dict[str, float]], None]
+
+
+def resolve_layers(config: TrainConfig, d: int, q: int) -> tuple[int, ...]:
+    """The layer sizes for data with d features and q classes; checks given sizes against both."""
+    if config.layers is None:
+        return (d, DEFAULT_HIDDEN, q)
+    layers = config.layers
+    if len(layers) < 2:
+        raise HandgradError("--layers needs at least the input and output sizes, e.g. 64,128,10")
+    if layers[0] != d:
+        raise HandgradError(f"--layers starts with {layers[0]}, but the data have {d} features")
+    if layers[-1] != q:
+        raise HandgradError(f"--layers ends with {layers[-1]}, but the data have {q} classes")
+    return layers
+
+
+def targets_for(labels: np.ndarray, q: int, config: TrainConfig, dtype: Any) -> np.ndarray:
+    """yˢ (smoothed one-hot) for cross-entropy, the one-hot y for squared error; (N, q)."""
+    onehot = np.eye(q)[labels]
+    if config.loss == "cross_entropy":
+        onehot = ops.smooth_labels(onehot, config.label_smoothing, config.smoothing)
+    return np.asarray(onehot, dtype=dtype)
+
+
+def evaluate(model: Model, X: np.ndarray, labels: np.ndarray, target: np.ndarray) -> Metrics:
+    """Loss (the training objective) and accuracy on standardised rows X, by the reference pass."""
+    if len(labels) == 0:
+        return Metrics(math.nan, math.nan)
+    fwd = network.forward(model.params, X, target, model.arch)
+    accuracy = float(np.mean(np.argmax(fwd.yhat, axis=1) == labels))
+    return Metrics(float(fwd.loss), accuracy)
+
+
+def train(
+    data: Dataset, config: TrainConfig = TrainConfig(), progress: Progress | None = None
+) -> RunResult:
+    """Train a network on `data` as `config` says; `progress(epoch, record)` after each epoch."""
+    started = time.perf_counter()
+    _check(config)
+    dtype = np.dtype(config.dtype)
+    q = data.n_classes
+    layers = resolve_layers(config, data.X.shape[1], q)
+    arch = Architecture(layers, config.activation, config.output, "in_out", config.loss, "mean")
+    parts = split(data.y, config.validation, config.test, config.seed)
+    standardizer = Standardizer.fit(data.X[parts.train])
+    rows = {name: standardizer.transform(data.X[idx]).astype(dtype) for name, idx in _parts(parts)}
+    labels = {name: data.y[idx] for name, idx in _parts(parts)}
+    targets = {name: targets_for(labels[name], q, config, dtype) for name in rows}
+
+    params = {k: v.astype(dtype) for k, v in initial_params(arch, config.seed).items()}
+    batch_size = min(config.batch_size, len(parts.train))
+    fused = FusedStep(arch, params, batch_size)
+    model = Model(
+        arch, fused.params, standardizer, data.classes, data.feature_names,
+        config.label_smoothing, config.smoothing, config.base_learning_rate,
+        {"source": data.source or data.name, "target": data.target, "seed": config.seed,
+         "validation": config.validation, "test": config.test},
+    )
+    optimizer = Optimizer(
+        config.optimizer, config.base_learning_rate, momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    schedule = Schedule(config.schedule, config.step_size, config.gamma)
+    x_train = fused.with_ones(rows["train"])  # kept with its ones column: no copy per batch
+    y_train = targets["train"]
+    x_batch = np.empty((batch_size, x_train.shape[1]), dtype)
+    y_batch = np.empty((batch_size, q), dtype)
+    shuffler = np.random.default_rng(config.seed + 1)
+
+    history: list[dict[str, float]] = []
+    best = (math.inf, 0, [w.copy() for w in fused.weights])
+    train_seconds, samples, stopped_early = 0.0, 0, False
+    n_train = len(parts.train)
+    for epoch in range(config.epochs):
+        epoch_start = time.perf_counter()
+        optimizer.learning_rate = schedule.learning_rate(
+            config.base_learning_rate, epoch, config.epochs
+        )
+        order = shuffler.permutation(n_train)
+        for start in range(0, n_train, batch_size):
+            chosen = order[start : start + batch_size]
+            xb, yb = x_batch[: len(chosen)], y_batch[: len(chosen)]
+            np.take(x_train, chosen, axis=0, out=xb)
+            np.take(y_train, chosen, axis=0, out=yb)
+            optimizer.step(fused, xb, yb)
+        train_seconds += time.perf_counter() - epoch_start
+        samples += n_train
+        _require_finite(fused.weights, epoch)
+        record = _epoch_record(model, rows, labels, targets, epoch, optimizer.learning_rate)
+        record["seconds"] = time.perf_counter() - started
+        history.append(record)
+        if progress is not None:
+            progress(epoch, record)
+        watched = record.get("validation_loss", record["train_loss"])
+        if watched < best[0]:
+            best = (watched, epoch, [w.copy() for w in fused.weights])
+        elif config.patience is not None and epoch - best[1] >= config.patience:
+            stopped_early = True
+            break
+    if config.patience is not None:  # early stopping keeps the best epoch's parameters
+        for weights, kept in zip(fused.weights, best[2], strict=True):
+            weights[...] = kept
+
+    final = {name: evaluate(model, rows[name], labels[name], targets[name]) for name in rows}
+    predicted = model_predictions(model, rows["test"])
+    confusion = np.zeros((q, q), dtype=int)
+    np.add.at(confusion, (labels["test"], predicted), 1)
+    return RunResult(
+        model, config, data.name, history, final["train"],
+        final["validation"] if len(parts.validation) else None, final["test"], confusion,
+        time.perf_counter() - started, train_seconds, samples, stopped_early, best[1] + 1,
+        {name: len(idx) for name, idx in _parts(parts)},
+    )
+
+
+def model_predictions(model: Model, standardized: np.ndarray) -> np.ndarray:
+    return np.argmax(network.predict(model.params, standardized, model.arch), axis=1)
+
+
+def _parts(parts: Split) -> list[tuple[str, np.ndarray]]:
+    return [("train", parts.train), ("validation", parts.validation), ("test", parts.test)]
+
+
+def _epoch_record(
+    model: Model, rows: dict[str, np.ndarray], labels: dict[str, np.ndarray],
+    targets: dict[str, np.ndarray], epoch: int, learning_rate: float,
+) -> dict[str, float]:
+    record: dict[str, float] = {"epoch": epoch + 1, "learning_rate": learning_rate}
+    for name in ("train", "validation"):
+        if len(labels[name]):
+            metrics = evaluate(model, rows[name], labels[name], targets[name])
+            record[f"{name}_loss"] = metrics.loss
+            record[f"{name}_accuracy"] = metrics.accuracy
+    return record
+
+
+def _require_finite(weights: list[np.ndarray], epoch: int) -> None:
+    if not all(np.isfinite(w).all() for w in weights):
+        raise HandgradError(
+            f"training diverged in epoch {epoch + 1}: a parameter became infinite or NaN;"
+            " lower --learning-rate"
+        )
+
+
+def _check(config: TrainConfig) -> None:
+    problems = []
+    if config.epochs < 1:
+        problems.append("--epochs must be at least 1")
+    if config.batch_size < 1:
+        problems.append("--batch-size must be at least 1")
+    if config.base_learning_rate <= 0 or not math.isfinite(config.base_learning_rate):
+        problems.append("--learning-rate must be a positive number")
+    if not 0 <= config.label_smoothing <= 1:
+        problems.append("--label-smoothing ε must be between 0 and 1")
+    if config.loss != "cross_entropy" and config.label_smoothing:
+        problems.append("--label-smoothing applies to the cross-entropy loss only")
+    if config.loss == "cross_entropy" and config.output != "softmax":
+        problems.append("the cross-entropy loss needs the softmax output")
+    if config.weight_decay < 0:
+        problems.append("--weight-decay must be ≥ 0")
+    if config.patience is not None and config.patience < 1:
+        problems.append("--patience must be at least 1")
+    if problems:
+        raise HandgradError("; ".join(problems))
