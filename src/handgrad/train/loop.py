@@ -143,11 +143,13 @@ def resolve_layers(config: TrainConfig, d: int, q: int) -> tuple[int, ...]:
     return layers
 
 
-def targets_for(labels: np.ndarray, q: int, config: TrainConfig, dtype: Any) -> np.ndarray:
+def targets_for(
+    labels: np.ndarray, q: int, loss: str, epsilon: float, smoothing: ops.Smoothing, dtype: Any
+) -> np.ndarray:
     """yˢ (smoothed one-hot) for cross-entropy, the one-hot y for squared error; (N, q)."""
     onehot = np.eye(q)[labels]
-    if config.loss == "cross_entropy":
-        onehot = ops.smooth_labels(onehot, config.label_smoothing, config.smoothing)
+    if loss == "cross_entropy":
+        onehot = ops.smooth_labels(onehot, epsilon, smoothing)
     return np.asarray(onehot, dtype=dtype)
 
 
@@ -174,7 +176,11 @@ def train(
     standardizer = Standardizer.fit(data.X[parts.train])
     rows = {name: standardizer.transform(data.X[idx]).astype(dtype) for name, idx in _parts(parts)}
     labels = {name: data.y[idx] for name, idx in _parts(parts)}
-    targets = {name: targets_for(labels[name], q, config, dtype) for name in rows}
+    targets = {
+        name: targets_for(labels[name], q, config.loss, config.label_smoothing, config.smoothing,
+                          dtype)
+        for name in rows
+    }
 
     params = {k: v.astype(dtype) for k, v in initial_params(arch, config.seed).items()}
     batch_size = min(config.batch_size, len(parts.train))
