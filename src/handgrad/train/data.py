@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -162,8 +163,9 @@ def _csv(path: Path, target: str) -> Dataset:
     header = [cell.strip() for cell in rows[0]]
     if target not in header:
         raise DataError(
-            f"{path.name}: no column '{target}' for the label{did_you_mean(target, header)};"
-            f" the columns are {', '.join(header[:12])}{' ...' if len(header) > 12 else ''}"
+            f"{path.name}: no column '{target}' for the label (the columns are"
+            f" {', '.join(header[:12])}{' ...' if len(header) > 12 else ''})"
+            f"{did_you_mean(target, header)}"
         )
     label_column = header.index(target)
     features = tuple(h for i, h in enumerate(header) if i != label_column)
@@ -207,9 +209,9 @@ def _number(cell: str, file: str, column: str, line: int) -> float:
 
 def _npz(path: Path, target: str) -> Dataset:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise DataError(f"{path.name}: not a readable .npz archive ({err})") from None
     feature_key = next((k for k in ("X", "x", "features") if k in arrays), None)
     if feature_key is None:
@@ -218,8 +220,8 @@ def _npz(path: Path, target: str) -> Dataset:
         )
     if target not in arrays:
         raise DataError(
-            f"{path.name}: no array '{target}' for the labels{did_you_mean(target, list(arrays))};"
-            f" it has {', '.join(arrays)}"
+            f"{path.name}: no array '{target}' for the labels (it has {', '.join(arrays)})"
+            f"{did_you_mean(target, list(arrays))}"
         )
     X, labels = arrays[feature_key], arrays[target]
     if X.ndim != 2:
@@ -268,12 +270,12 @@ def load_features(path: Path, features: tuple[str, ...]) -> np.ndarray:
     d = len(features)
     if path.name.lower().endswith(".npz"):
         try:
-            with np.load(path, allow_pickle=False) as archive:
+            with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
                 key = next((k for k in ("X", "x", "features") if k in archive.files), None)
                 if key is None:
                     raise DataError(f"{path.name}: put the rows in an array named 'X'")
                 X = np.asarray(archive[key])
-        except (OSError, ValueError, EOFError) as err:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
             raise DataError(f"{path.name}: not a readable .npz archive ({err})") from None
         if X.ndim == 1:
             X = X.reshape(1, -1)
@@ -300,9 +302,8 @@ def load_features(path: Path, features: tuple[str, ...]) -> np.ndarray:
         missing = [f for f in features if f not in header]
         if missing:
             raise DataError(
-                f"{path.name}: no column for feature '{missing[0]}'"
-                f"{did_you_mean(missing[0], header)} ({len(missing)} of the model's {d}"
-                " features missing)"
+                f"{path.name}: no column for feature '{missing[0]}' ({len(missing)} of the"
+                f" model's {d} features missing){did_you_mean(missing[0], header)}"
             )
         columns, body, first_line = [header.index(f) for f in features], rows[1:], 2
     X = np.empty((len(body), d))

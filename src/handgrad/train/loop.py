@@ -212,12 +212,15 @@ def train(
             config.base_learning_rate, epoch, config.epochs
         )
         order = shuffler.permutation(n_train)
-        for start in range(0, n_train, batch_size):
-            chosen = order[start : start + batch_size]
-            xb, yb = x_batch[: len(chosen)], y_batch[: len(chosen)]
-            np.take(x_train, chosen, axis=0, out=xb)
-            np.take(y_train, chosen, axis=0, out=yb)
-            optimizer.step(fused, xb, yb)
+        # overflow on the way to divergence is reported once, by _require_finite, not as
+        # a stream of NumPy warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, n_train, batch_size):
+                chosen = order[start : start + batch_size]
+                xb, yb = x_batch[: len(chosen)], y_batch[: len(chosen)]
+                np.take(x_train, chosen, axis=0, out=xb)
+                np.take(y_train, chosen, axis=0, out=yb)
+                optimizer.step(fused, xb, yb)
         train_seconds += time.perf_counter() - epoch_start
         samples += n_train
         _require_finite(fused.weights, epoch)

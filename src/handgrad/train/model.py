@@ -144,7 +144,7 @@ def load_model(path: str | Path) -> Model:
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise ModelError(f"{path}: not a handgrad model (not a readable .npz: {err})") from None

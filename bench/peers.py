@@ -1,0 +1,550 @@
+"""One training step of handgrad's fused path beside NumPy's floor, PyTorch, JAX and scikit-learn.
+
+What is measured: one training step of a two-layer MLP d → n (ReLU) → q (softmax) with mean
+cross-entropy and label smoothing ε = 0.1 (yˢ = (1 − ε)·onehot + ε/q): forward pass, backward
+pass, plain SGD update (η = 0.01, no momentum, no weight decay), and the loss value, computed
+and handed back to Python. Every implementation starts from the same data (seeded NumPy:
+x ~ N(0, 1), labels uniform in 0..q−1) and the same He-initialised weights (W1 ~ N(0, 2/d),
+W2 ~ N(0, 2/(n + q)), biases 0; badly scaled weights would push softmax into subnormal floats,
+which slows every matrix product and would make the comparison meaningless).
+
+Implementations:
+
+- handgrad: `FusedStep` + `Optimizer("sgd")`; the batch is in the form the training loop keeps
+  (`with_ones`), prepared outside the timing.
+- floor:    only the five matrix products a step cannot avoid (h = xW1, z = hW2, dW2 = hᵀdz,
+  da = dz W2ᵀ, dW1 = xᵀda), NumPy with preallocated `out=` buffers: the lower limit.
+- torch:    eager nn.Sequential(Linear, ReLU, Linear), CrossEntropyLoss(label_smoothing=0.1) on
+  integer labels, optim.SGD; step = zero_grad, forward, loss, backward, step, loss.item().
+- jax:      jax.jit of the whole step (value_and_grad, log_softmax, SGD; params donated),
+  block_until_ready on the outputs of every call.
+- sklearn:  MLPClassifier(solver="sgd", momentum=0, alpha=0, batch_size=B); one partial_fit on
+  the batch is one step. It has NO label smoothing (plain cross-entropy), and it computes its
+  loss; it may not keep float32 (the table reports the dtype it really used).
+
+How: each (implementation, configuration, dtype) runs in a fresh subprocess
+(`python bench/peers.py --worker IMPL CONFIG DTYPE`, which prints one JSON line), so no library
+warms another's caches or thread pools. The worker makes one untimed first call (JAX compiles,
+scikit-learn initialises), warms up for at least 3 calls and 0.2 s, then times single calls with
+time.perf_counter until the budget is spent (at least 5, at most 20000 calls) and reports the
+median. Thread counts are each library's default on all cores (torch.set_num_threads(cpu_count));
+OPENBLAS_*/OMP_*/MKL_* variables are not touched, only recorded.
+
+Run (the peers come with `pip install -e .[bench]`; a peer that is not installed is skipped):
+
+    python bench/peers.py                      # everything, ~1 s per measurement
+    python bench/peers.py --quick              # a subset, under a minute
+    python bench/peers.py --configs small,mnist128 --impls handgrad,torch --dtypes float32
+    python bench/peers.py --json peers.json    # also write the results
+
+Never run as a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CONFIGS: dict[str, tuple[int, int, int, int]] = {  # name: (d, n, q, batch)
+    "tiny": (2, 3, 3, 1),
+    "small": (64, 128, 10, 64),
+    "mnist128": (784, 256, 10, 128),
+    "mnist1024": (784, 256, 10, 1024),
+    "wide": (1024, 4096, 1000, 512),
+}
+IMPLS = ("handgrad", "floor", "torch", "jax", "sklearn")
+DTYPES = ("float32", "float64")
+QUICK_CONFIGS = ("tiny", "small", "mnist1024")
+QUICK_BUDGET = 0.25
+LEARNING_RATE = 0.01
+SMOOTHING = 0.1
+SEED = 0
+MIN_REPEATS = 5
+MAX_REPEATS = 20000
+SLOW_CALL_S = 60.0  # a measurement's timed calls are cut down to fit about this much time
+WORKER_TIMEOUT_S = 900
+
+Step = Callable[[], Any]  # one training step; returns the loss (float or 0-d array)
+
+
+# ---------------------------------------------------------------- data
+
+
+def make_data(config: str, dtype: str) -> dict[str, Any]:
+    """x, labels, smoothed targets and He-initialised parameters, all from one seed."""
+    d, n, q, batch = CONFIGS[config]
+    rng = np.random.default_rng(SEED)
+    x = rng.standard_normal((batch, d)).astype(dtype)
+    labels = rng.integers(0, q, size=batch)
+    onehot = np.eye(q)[labels]
+    ys = ((1 - SMOOTHING) * onehot + SMOOTHING / q).astype(dtype)
+    params = {
+        "W1": (rng.standard_normal((d, n)) * np.sqrt(2 / d)).astype(dtype),
+        "b1": np.zeros(n, dtype),
+        "W2": (rng.standard_normal((n, q)) * np.sqrt(2 / (n + q))).astype(dtype),
+        "b2": np.zeros(q, dtype),
+    }
+    return {"x": x, "labels": labels, "ys": ys, "params": params, "sizes": (d, n, q, batch)}
+
+
+# ---------------------------------------------------------------- implementations
+# Each builder returns (step, info): step() runs one training step and returns the loss.
+
+
+def build_handgrad(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    from handgrad.core.network import Architecture
+    from handgrad.core.ops import Activation
+    from handgrad.train.fused import FusedStep
+    from handgrad.train.optim import Optimizer
+
+    d, n, q, batch = data["sizes"]
+    arch = Architecture((d, n, q), Activation("relu"), "softmax", "in_out", "cross_entropy", "mean")
+    params = {key: value.copy() for key, value in data["params"].items()}
+    fused = FusedStep(arch, params, max_batch=batch)
+    xa = fused.with_ones(data["x"])
+    ys = data["ys"]
+    opt = Optimizer("sgd", learning_rate=LEARNING_RATE)
+
+    def step() -> float:
+        return opt.step(fused, xa, ys)
+
+    return step, {"dtype_used": str(fused.weights[0].dtype), "version": _version("handgrad")}
+
+
+def build_floor(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    d, n, q, batch = data["sizes"]
+    rng = np.random.default_rng(SEED + 1)
+    x, w1 = data["x"], data["params"]["W1"]
+    w2 = data["params"]["W2"]
+    dz = (rng.standard_normal((batch, q)) / batch).astype(dtype)
+    h = np.empty((batch, n), dtype)
+    z = np.empty((batch, q), dtype)
+    dw2 = np.empty((n, q), dtype)
+    da = np.empty((batch, n), dtype)
+    dw1 = np.empty((d, n), dtype)
+    matmul = np.matmul
+
+    def step() -> float:
+        matmul(x, w1, out=h)
+        matmul(h, w2, out=z)
+        matmul(h.T, dz, out=dw2)
+        matmul(dz, w2.T, out=da)
+        matmul(x.T, da, out=dw1)
+        return 0.0
+
+    return step, {"dtype_used": dtype, "note": "five matrix products only, no loss"}
+
+
+def build_torch(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    d, n, q, _ = data["sizes"]
+    tdtype = torch.float64 if dtype == "float64" else torch.float32
+    model = nn.Sequential(nn.Linear(d, n), nn.ReLU(), nn.Linear(n, q))
+    if tdtype == torch.float64:
+        model = model.double()
+    p = data["params"]
+    with torch.no_grad():  # the shared initialisation; nn.Linear keeps W as (out, in)
+        model[0].weight.copy_(torch.from_numpy(p["W1"].T.copy()))
+        model[0].bias.copy_(torch.from_numpy(p["b1"]))
+        model[2].weight.copy_(torch.from_numpy(p["W2"].T.copy()))
+        model[2].bias.copy_(torch.from_numpy(p["b2"]))
+    x = torch.from_numpy(data["x"]).to(tdtype)
+    target = torch.from_numpy(data["labels"]).long()
+    criterion = nn.CrossEntropyLoss(label_smoothing=SMOOTHING)
+    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = criterion(model(x), target)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    info = {
+        "dtype_used": str(model[0].weight.dtype).removeprefix("torch."),
+        "version": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+    return step, info
+
+
+def build_jax(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    import jax
+
+    if dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    def loss_fn(p: dict[str, Any], x: Any, ys: Any) -> Any:
+        h = jnp.maximum(x @ p["W1"] + p["b1"], 0)
+        z = h @ p["W2"] + p["b2"]
+        return -jnp.mean(jnp.sum(ys * jax.nn.log_softmax(z, axis=-1), axis=-1))
+
+    def train_step(p: dict[str, Any], x: Any, ys: Any) -> tuple[dict[str, Any], Any]:
+        loss, grads = jax.value_and_grad(loss_fn)(p, x, ys)
+        new = jax.tree_util.tree_map(lambda w, g: w - LEARNING_RATE * g, p, grads)
+        return new, loss
+
+    jitted = jax.jit(train_step, donate_argnums=0)
+    state = {"p": {key: jnp.asarray(value) for key, value in data["params"].items()}}
+    x, ys = jnp.asarray(data["x"]), jnp.asarray(data["ys"])
+
+    def step() -> float:
+        new, loss = jitted(state["p"], x, ys)
+        jax.block_until_ready((new, loss))
+        state["p"] = new
+        return loss  # a ready 0-d array; float() of it is taken outside the timing
+
+    info = {
+        "dtype_used": str(state["p"]["W1"].dtype),
+        "version": jax.__version__,
+        "backend": jax.default_backend(),
+    }
+    return step, info
+
+
+def build_sklearn(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    import sklearn
+    from sklearn.neural_network import MLPClassifier
+
+    _, n, q, batch = data["sizes"]
+    model = MLPClassifier(
+        hidden_layer_sizes=(n,),
+        activation="relu",
+        solver="sgd",
+        learning_rate_init=LEARNING_RATE,
+        momentum=0.0,
+        nesterovs_momentum=False,
+        alpha=0.0,
+        batch_size=batch,
+        random_state=SEED,
+    )
+    x, labels = data["x"], data["labels"]
+    classes = np.arange(q)
+    model.partial_fit(x, labels, classes=classes)  # initialises; then the shared weights
+    used = model.coefs_[0].dtype
+    p = data["params"]
+    model.coefs_ = [p["W1"].astype(used), p["W2"].astype(used)]
+    model.intercepts_ = [p["b1"].astype(used), p["b2"].astype(used)]
+
+    def step() -> float:
+        model.partial_fit(x, labels)
+        return model.loss_
+
+    note = "no label smoothing (plain cross-entropy); computes its loss"
+    return step, {"dtype_used": str(used), "version": sklearn.__version__, "note": note}
+
+
+BUILDERS: dict[str, Callable[[dict[str, Any], str], tuple[Step, dict[str, Any]]]] = {
+    "handgrad": build_handgrad,
+    "floor": build_floor,
+    "torch": build_torch,
+    "jax": build_jax,
+    "sklearn": build_sklearn,
+}
+
+
+# ---------------------------------------------------------------- the worker
+
+
+def measure(step: Step, budget: float) -> dict[str, Any]:
+    """Untimed first call, warm-up, then single timed calls until the budget is spent."""
+    perf = time.perf_counter
+    start = perf()
+    loss0 = float(step())  # the loss at the shared initial weights
+    first_s = perf() - start
+    warm_calls, warm_start = 0, perf()
+    warm_for = min(0.2, budget)
+    while True:
+        step()
+        warm_calls += 1
+        warm_elapsed = perf() - warm_start
+        if (warm_calls >= 3 and warm_elapsed >= warm_for) or warm_calls >= MAX_REPEATS:
+            break
+        if warm_elapsed >= SLOW_CALL_S / 4:  # a very slow step: a shorter warm-up
+            break
+    per_call = (perf() - warm_start) / warm_calls
+    min_repeats = MIN_REPEATS
+    if per_call * MIN_REPEATS > SLOW_CALL_S:  # a very slow step: fewer repeats, never skip
+        min_repeats = max(1, int(SLOW_CALL_S / per_call))
+    times: list[float] = []
+    begin = perf()
+    while len(times) < min_repeats or (perf() - begin < budget and len(times) < MAX_REPEATS):
+        t0 = perf()
+        step()
+        times.append(perf() - t0)
+    last = float(step())
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "repeats": len(times),
+        "warmup_calls": warm_calls,
+        "first_call_s": first_s,
+        "loss0": loss0,
+        "loss_last": last,
+    }
+
+
+def worker(impl: str, config: str, dtype: str, budget: float) -> dict[str, Any]:
+    warnings.simplefilter("ignore")
+    try:
+        builder = BUILDERS[impl]
+        data = make_data(config, dtype)
+        try:
+            step, info = builder(data, dtype)
+        except ImportError as exc:
+            return {"skipped": f"{impl} not importable: {exc}"}
+        return {**info, **measure(step, budget)}
+    except Exception as exc:  # report, never crash the table
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_worker(impl: str, config: str, dtype: str, budget: float) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter and read its JSON line."""
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        impl,
+        config,
+        dtype,
+        "--budget",
+        str(budget),
+    ]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {WORKER_TIMEOUT_S} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                break
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"error": f"worker exit {proc.returncode}: {tail}"}
+
+
+# ---------------------------------------------------------------- the report
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in lscpu.splitlines():
+            if line.startswith("Model name:"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except (OSError, subprocess.SubprocessError):
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": _version("torch"),
+        "jax": _version("jax"),
+        "scikit-learn": _version("scikit-learn"),
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas (numpy)"] = (
+            ", ".join(
+                f"{lib.get('internal_api')} {lib.get('version')} ({lib.get('architecture')}, "
+                f"{lib.get('num_threads')} threads)"
+                for lib in threadpool_info()
+                if lib.get("user_api") == "blas"
+            )
+            or "unknown"
+        )
+    except ImportError:
+        info["blas (numpy)"] = "threadpoolctl not installed"
+    if hasattr(os, "getloadavg"):  # other work on the machine skews every number
+        info["load average at the end (1, 5, 15 min)"] = " ".join(
+            f"{v:.2f}" for v in os.getloadavg()
+        )
+    prefixes = ("OPENBLAS_", "OMP_", "MKL_", "XLA_", "GOTO")
+    env = {key: value for key, value in os.environ.items() if key.startswith(prefixes)}
+    info["env"] = env or "none set"
+    return info
+
+
+def human(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.3f} s"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}×" if a is not None and b else "—"
+
+
+def cell(result: dict[str, Any], dtype: str) -> str:
+    if "skipped" in result:
+        return "skipped"
+    if "error" in result:
+        return "error"
+    text = human(result["median_s"])
+    used = result.get("dtype_used")
+    if used and used != dtype:
+        text += f" ({used})"
+    return text
+
+
+def print_report(
+    results: dict[tuple[str, str, str], dict[str, Any]],
+    configs: list[str],
+    dtypes: list[str],
+    impls: list[str],
+    machine: dict[str, Any],
+    elapsed: float,
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if console.width < 150:  # piped to a file, or a narrow terminal: keep the table whole
+        console = Console(width=150)
+    table = Table(title="one training step (forward, backward, SGD update, loss): median time")
+    table.add_column("config (d-n-q, B)")
+    table.add_column("dtype")
+    for impl in impls:
+        table.add_column(impl + ("†" if impl == "sklearn" else ""), justify="right")
+    pairs = [("handgrad", "floor"), ("torch", "handgrad"), ("jax", "handgrad")]
+    pairs = [(a, b) for a, b in pairs if a in impls and b in impls]
+    for a, b in pairs:
+        table.add_column(f"{a}/{b}", justify="right")
+    for config in configs:
+        d, n, q, batch = CONFIGS[config]
+        for dtype in dtypes:
+            row = [f"{config} ({d}-{n}-{q}, {batch})", dtype]
+            medians: dict[str, float | None] = {}
+            for impl in impls:
+                result = results[(config, dtype, impl)]
+                medians[impl] = result.get("median_s")
+                row.append(cell(result, dtype))
+            row += [ratio(medians[a], medians[b]) for a, b in pairs]
+            table.add_row(*row)
+    console.print(table)
+    notes = ["floor = the five matrix products alone (NumPy, out= buffers): the lower limit."]
+    if "sklearn" in impls:
+        notes.append(
+            "† sklearn: MLPClassifier.partial_fit, NO label smoothing (plain "
+            "cross-entropy); it computes its loss. A dtype in parentheses is the one "
+            "it really used."
+        )
+    for note in notes:
+        console.print(note)
+    problems = [(key, res) for key, res in results.items() if "skipped" in res or "error" in res]
+    for (config, dtype, impl), res in problems:
+        console.print(f"  {impl} {config} {dtype}: {res.get('skipped') or res.get('error')}")
+    console.print("machine:")
+    for key, value in machine.items():
+        console.print(f"  {key}: {value}")
+    console.print(f"total time {elapsed:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description="Benchmark one MLP training step of handgrad against its peers."
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{', '.join(QUICK_CONFIGS)} in float32, short budget, sklearn on tiny only",
+    )
+    parser.add_argument("--json", type=Path, help="write the results to this file")
+    parser.add_argument("--configs", help=f"comma-separated, from {', '.join(CONFIGS)}")
+    parser.add_argument("--impls", help=f"comma-separated, from {', '.join(IMPLS)}")
+    parser.add_argument("--dtypes", help="comma-separated, from float32, float64")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help=f"seconds of timed calls per measurement (default 1, --quick {QUICK_BUDGET})",
+    )
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("IMPL", "CONFIG", "DTYPE"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+
+    if args.worker:
+        impl, config, dtype = args.worker
+        print(json.dumps(worker(impl, config, dtype, args.budget or 1.0)), flush=True)
+        return
+
+    def pick(value: str | None, allowed: tuple[str, ...] | list[str], default: Any) -> list[str]:
+        chosen = value.split(",") if value else list(default)
+        unknown = [item for item in chosen if item not in allowed]
+        if unknown:
+            parser.error(f"unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
+        return chosen
+
+    configs = pick(args.configs, list(CONFIGS), QUICK_CONFIGS if args.quick else CONFIGS)
+    impls = pick(args.impls, IMPLS, IMPLS)
+    dtypes = pick(args.dtypes, DTYPES, ("float32",) if args.quick else DTYPES)
+    budget = args.budget or (QUICK_BUDGET if args.quick else 1.0)
+
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    start = time.perf_counter()
+    results: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for config in configs:
+        for dtype in dtypes:
+            for impl in impls:
+                if args.quick and impl == "sklearn" and config != "tiny":
+                    results[(config, dtype, impl)] = {"skipped": "--quick: sklearn on tiny only"}
+                    continue
+                print(f"  {impl:9} {config:10} {dtype} ...", end=" ", flush=True, file=sys.stderr)
+                result = run_worker(impl, config, dtype, budget)
+                print(cell(result, dtype), file=sys.stderr)
+                results[(config, dtype, impl)] = result
+    elapsed = time.perf_counter() - start
+    machine = machine_info()
+    machine["load average before the run (1 min)"] = f"{load_before:.2f}"
+    print_report(results, configs, dtypes, impls, machine, elapsed)
+    if args.json:
+        rows = [
+            {
+                "config": c,
+                "dtype": t,
+                "impl": i,
+                "median_s": r.get("median_s"),
+                **{k: v for k, v in r.items() if k != "median_s"},
+                "machine": machine,
+            }
+            for (c, t, i), r in results.items()
+        ]
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
