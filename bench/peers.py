@@ -474,6 +474,19 @@ def print_report(
     console.print(f"total time {elapsed:.1f} s")
 
 
+def combine_rounds(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """One cell from its rounds: the median of the rounds' medians (errors and skips pass)."""
+    timed = [r for r in found if "median_s" in r]
+    if not timed:
+        return found[0]
+    combined = dict(timed[0])
+    combined["median_s"] = statistics.median(r["median_s"] for r in timed)
+    combined["min_s"] = min(r["min_s"] for r in timed)
+    combined["repeats"] = sum(r["repeats"] for r in timed)
+    combined["round_medians_s"] = [r["median_s"] for r in timed]
+    return combined
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description="Benchmark one MLP training step of handgrad against its peers."
@@ -491,6 +504,13 @@ def main() -> None:
         "--budget",
         type=float,
         help=f"seconds of timed calls per measurement (default 1, --quick {QUICK_BUDGET})",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="repeat every measurement this many times, interleaved, and report the median of"
+        " the rounds' medians (default 3, --quick 1): this machine's speed drifts by tens of"
+        " per cent between minutes",
     )
     parser.add_argument(
         "--worker", nargs=3, metavar=("IMPL", "CONFIG", "DTYPE"), help=argparse.SUPPRESS
@@ -512,21 +532,26 @@ def main() -> None:
     configs = pick(args.configs, list(CONFIGS), QUICK_CONFIGS if args.quick else CONFIGS)
     impls = pick(args.impls, IMPLS, IMPLS)
     dtypes = pick(args.dtypes, DTYPES, ("float32",) if args.quick else DTYPES)
-    budget = args.budget or (QUICK_BUDGET if args.quick else 1.0)
+    budget = args.budget or (QUICK_BUDGET if args.quick else 0.5)
+    rounds = max(1, args.rounds or (1 if args.quick else 3))
 
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     start = time.perf_counter()
-    results: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for config in configs:
-        for dtype in dtypes:
-            for impl in impls:
-                if args.quick and impl == "sklearn" and config != "tiny":
-                    results[(config, dtype, impl)] = {"skipped": "--quick: sklearn on tiny only"}
-                    continue
-                print(f"  {impl:9} {config:10} {dtype} ...", end=" ", flush=True, file=sys.stderr)
-                result = run_worker(impl, config, dtype, budget)
-                print(cell(result, dtype), file=sys.stderr)
-                results[(config, dtype, impl)] = result
+    per_round: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for round_number in range(1, rounds + 1):
+        for config in configs:
+            for dtype in dtypes:
+                for impl in impls:
+                    key = (config, dtype, impl)
+                    if args.quick and impl == "sklearn" and config != "tiny":
+                        per_round[key] = [{"skipped": "--quick: sklearn on tiny only"}]
+                        continue
+                    print(f"  round {round_number}/{rounds} {impl:9} {config:10} {dtype} ...",
+                          end=" ", flush=True, file=sys.stderr)
+                    result = run_worker(impl, config, dtype, budget)
+                    print(cell(result, dtype), file=sys.stderr)
+                    per_round.setdefault(key, []).append(result)
+    results = {key: combine_rounds(found) for key, found in per_round.items()}
     elapsed = time.perf_counter() - start
     machine = machine_info()
     machine["load average before the run (1 min)"] = f"{load_before:.2f}"

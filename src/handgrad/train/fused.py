@@ -8,9 +8,11 @@ What it changes, and why:
 - every array is written into a buffer made once (`out=`), so a step allocates nothing: at the
   homework's size a step is all Python and NumPy dispatch, and at MNIST size memory traffic;
 - parameters are in the `in_out` layout, each layer's W and b stacked in one matrix [W; bᵀ] of
-  shape (fan_in + 1, fan_out), and every layer input carries a trailing column of ones, so that
-  one product gives h = xW + b and one gives [∂L/∂W; ∂L/∂bᵀ] = [x 1]ᵀ ∂L/∂h: no separate bias
-  add or bias-gradient sum, and the optimizer updates one array per layer, in place;
+  shape (fan_in + 1, fan_out), so the optimizer updates one array per layer, in place;
+- the input x carries a trailing column of ones (made once per data set by `with_ones`, its
+  rows padded to a multiple of 64 bytes, which BLAS reads faster), so one product gives
+  h1 = xW1 + b1 and one gives [∂L/∂W1; ∂L/∂b1ᵀ] = [x 1]ᵀ ∂L/∂h1. Hidden activations stay
+  contiguous instead (writing them beside a column of ones costs more than adding b);
 - the first layer's ∂L/∂x is never formed (nothing needs it): five matrix products for a
   two-layer network, the least a step can do;
 - softmax with cross-entropy is fused as in `ops.softmax_cross_entropy_backward` (valid because
@@ -24,12 +26,27 @@ identity outputs, squared error) call the reference `ops` functions directly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from handgrad.core import ops
 from handgrad.core.network import Architecture
+
+ROW_ALIGNMENT = 64  # bytes: rows of x (with its ones) start on cache-line boundaries
+
+
+class _Views(NamedTuple):
+    """The buffers cut to one batch size (made once per size: slicing costs per call)."""
+
+    h: list[np.ndarray]  # h1, ..., h(L−1), z; each (B, n)
+    a: list[np.ndarray]  # a1, ..., a(L−1)
+    d: list[np.ndarray]  # ∂L/∂h1, ..., ∂L/∂z
+    mask: list[np.ndarray]  # h > 0 per hidden layer (ReLU)
+    m: np.ndarray  # (B, 1) row maxima of z
+    s: np.ndarray  # (B, 1) Σ exp(z − m)
+    yhat: np.ndarray  # (B, q)
+    x: np.ndarray  # (B, d + 1) input buffer with its ones, for plain (B, d) batches
 
 
 class FusedStep:
@@ -66,49 +83,79 @@ class FusedStep:
             self.weight_grads.append(grad)
             self.params[f"W{layer}"], self.params[f"b{layer}"] = stacked[:-1], stacked[-1]
             self.grads[f"dW{layer}"], self.grads[f"db{layer}"] = grad[:-1], grad[-1]
-        # layer inputs with their column of ones: x, then a1, ..., a(L-1)
-        self._inputs = [np.ones((max_batch, n + 1), dtype) for n in sizes[:-1]]
-        self._h = [np.empty((max_batch, n), dtype) for n in sizes[1:]]  # h1, ..., h(L-1), z
+        self._x = self.with_ones(np.zeros((max_batch, sizes[0]), dtype))
+        self._h = [np.empty((max_batch, n), dtype) for n in sizes[1:]]  # h1, ..., h(L−1), z
+        self._a = [np.empty((max_batch, n), dtype) for n in sizes[1:-1]]
         self._d = [np.empty((max_batch, n), dtype) for n in sizes[1:]]  # dh1, ..., dz
         self._mask = [np.empty((max_batch, n), bool) for n in sizes[1:-1]]
         q = sizes[-1]
         self._yhat = np.empty((max_batch, q), dtype)
         self._m = np.empty((max_batch, 1), dtype)
         self._s = np.empty((max_batch, 1), dtype)
+        self._views: dict[int, _Views] = {}
+        # views of the stacked matrices, made once: W and b of each layer, Wᵀ, and the
+        # matching parts of the gradient
+        self._W = [w[:-1] for w in self.weights]
+        self._WT = [w[:-1].T for w in self.weights]
+        self._b = [w[-1] for w in self.weights]
+        self._dW = [g[:-1] for g in self.weight_grads]
+        self._db = [g[-1] for g in self.weight_grads]
         act = arch.hidden
-        # ReLU′(0) = 0 makes the mask "a > 0", the same as "h > 0"; any other ReLU′(0) goes
-        # through the reference derivative.
+        # ReLU′(0) = 0 makes the mask "h > 0"; any other ReLU′(0) goes through the reference
+        # derivative.
         self._relu = act.name == "relu" and act.relu_grad_at_zero == 0
         self.yhat: np.ndarray = self._yhat  # ŷ of the last batch (a view, overwritten)
 
     def with_ones(self, x: np.ndarray) -> np.ndarray:
-        """x (N, d) with a trailing column of ones, in the step's dtype: what `run` reads."""
-        out = np.ones((x.shape[0], x.shape[1] + 1), self.dtype)
-        out[:, :-1] = x
+        """x (N, d) in the step's dtype with a column of ones after it (and zeros padding each
+        row to a multiple of 64 bytes): the form in which `run` takes its input fastest."""
+        d = x.shape[1]
+        per_row = max(1, ROW_ALIGNMENT // self.dtype.itemsize)
+        width = -(-(d + 1) // per_row) * per_row
+        out = np.zeros((x.shape[0], width), self.dtype)
+        out[:, :d] = x
+        out[:, d] = 1
         return out
+
+    def _cut(self, batch: int) -> _Views:
+        views = self._views.get(batch)
+        if views is None:
+            views = _Views(
+                [h[:batch] for h in self._h], [a[:batch] for a in self._a],
+                [d[:batch] for d in self._d], [m[:batch] for m in self._mask],
+                self._m[:batch], self._s[:batch], self._yhat[:batch], self._x[:batch],
+            )
+            self._views[batch] = views
+        return views
 
     def run(self, x: np.ndarray, target: np.ndarray, grad_scale: Any = 1.0) -> float:
         """Fill the gradients for a batch and return the loss L.
 
-        x is (B, d), or (B, d + 1) already ending in a column of ones (`with_ones`: the
-        training loop keeps its data that way and skips a copy); target is yˢ for
-        cross-entropy, y for squared error, (B, q). The gradients come out multiplied by
-        `grad_scale` (plain gradient descent passes η and subtracts them as they are).
+        x is (B, d), or rows made by `with_ones` (the training loop keeps its data that way
+        and skips a copy per batch); target is yˢ for cross-entropy, y for squared error,
+        (B, q). The gradients come out multiplied by `grad_scale` (plain gradient descent
+        passes η and subtracts them as they are).
         """
         batch = x.shape[0]
-        depth = self.arch.depth
-        hidden = self.arch.hidden
-        if x.shape[1] == self.arch.layers[0]:
-            first = self._inputs[0][:batch]
-            first[:, :-1] = x
+        views = self._cut(batch)
+        d = self.arch.layers[0]
+        if x.shape[1] == d:
+            first = views.x
+            first[:, :d] = x
         else:
             first = x
+        first = first[:, : d + 1]  # [x 1]
+        weights, hidden, relu = self.weights, self.arch.hidden, self._relu
+        last = len(weights) - 1
         inputs = first
-        for i in range(depth - 1):  # hidden layer i + 1
-            h = self._h[i][:batch]
-            np.matmul(inputs, self.weights[i], out=h)  # h = [a 1][W; bᵀ] = aW + b
-            nxt = self._inputs[i + 1][:batch]
-            a = nxt[:, :-1]
+        for i in range(last):  # hidden layer i + 1
+            h = views.h[i]
+            if i == 0:
+                np.matmul(inputs, weights[0], out=h)  # h1 = [x 1][W1; b1ᵀ] = xW1 + b1
+            else:
+                np.matmul(inputs, self._W[i], out=h)
+                np.add(h, self._b[i], out=h)
+            a = views.a[i]
             if hidden.name == "relu":
                 np.maximum(h, 0, out=a)
             elif hidden.name == "tanh":
@@ -117,39 +164,42 @@ class FusedStep:
                 a[...] = h
             else:
                 a[...] = ops.activation_forward(h, hidden)[0]
-            inputs = nxt
-        z = self._h[-1][:batch]
-        np.matmul(inputs, self.weights[-1], out=z)
-        dz = self._d[-1][:batch]
-        loss = self._loss_and_dz(z, target, dz, grad_scale)
+            inputs = a
+        z = views.h[last]
+        if last == 0:
+            np.matmul(inputs, weights[0], out=z)
+        else:
+            np.matmul(inputs, self._W[last], out=z)
+            np.add(z, self._b[last], out=z)
+        dz = views.d[last]
+        loss = self._loss_and_dz(views, z, target, dz, grad_scale)
 
         upstream = dz
-        for i in range(depth - 1, -1, -1):  # weight layer i + 1, from the top
-            below = self._inputs[i][:batch] if i else first
-            np.matmul(below.T, upstream, out=self.weight_grads[i])  # [∂W; ∂bᵀ] = [a 1]ᵀ ∂h
-            if i == 0:
-                break
-            dh = self._d[i - 1][:batch]
-            np.matmul(upstream, self.weights[i][:-1].T, out=dh)  # ∂L/∂a, then ∂L/∂h in place
-            self._activation_backward(i - 1, dh, batch)
+        for i in range(last, 0, -1):  # weight layer i + 1, from the top
+            np.matmul(views.a[i - 1].T, upstream, out=self._dW[i])  # ∂L/∂W = aᵀ ∂L/∂h
+            np.add.reduce(upstream, axis=0, out=self._db[i])  # ∂L/∂b = Σ rows of ∂L/∂h
+            dh = views.d[i - 1]
+            np.matmul(upstream, self._WT[i], out=dh)  # ∂L/∂a, then ∂L/∂h in place
+            if relu:
+                mask = views.mask[i - 1]
+                np.greater(views.h[i - 1], 0, out=mask)
+                np.multiply(dh, mask, out=dh)
+            else:
+                self._activation_backward(views.h[i - 1], views.a[i - 1], dh)
             upstream = dh
+        np.matmul(first.T, upstream, out=self.weight_grads[0])  # [∂W1; ∂b1ᵀ] = [x 1]ᵀ ∂h1
         return loss
 
-    def _activation_backward(self, i: int, da: np.ndarray, batch: int) -> None:
+    def _activation_backward(self, h: np.ndarray, a: np.ndarray, da: np.ndarray) -> None:
         """∂L/∂h = ∂L/∂a ⊙ f′(h), in place in `da`."""
         hidden = self.arch.hidden
-        h, a = self._h[i][:batch], self._inputs[i + 1][:batch, :-1]
-        if self._relu:
-            mask = self._mask[i][:batch]
-            np.greater(a, 0, out=mask)
-            np.multiply(da, mask, out=da)
-        elif hidden.name == "tanh":
+        if hidden.name == "tanh":
             np.multiply(da, 1 - a * a, out=da)
         elif hidden.name != "identity":
             da *= ops.activation_derivative(ops.ActivationCache(h, a), hidden)
 
     def _loss_and_dz(
-        self, z: np.ndarray, target: np.ndarray, dz: np.ndarray, grad_scale: Any
+        self, views: _Views, z: np.ndarray, target: np.ndarray, dz: np.ndarray, grad_scale: Any
     ) -> float:
         """L, and ∂L/∂z · grad_scale written into dz."""
         arch = self.arch
@@ -161,8 +211,7 @@ class FusedStep:
             dz[...] = ops.output_backward(dyhat, yhat, arch.output) * grad_scale
             self.yhat = yhat
             return float(loss)
-        batch = z.shape[0]
-        m, s, yhat = self._m[:batch], self._s[:batch], self._yhat[:batch]
+        m, s, yhat = views.m, views.s, views.yhat
         np.maximum.reduce(z, axis=1, keepdims=True, out=m)
         np.subtract(z, m, out=yhat)
         np.exp(yhat, out=yhat)
