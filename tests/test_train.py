@@ -316,6 +316,17 @@ def test_cli_train_predict_and_solve_model(tmp_path):
     assert solution["problem"]["network"]["layers"] == [4, 16, 3]
 
 
+def test_cli_default_run_reaches_96_percent_on_digits(tmp_path):
+    """`handgrad train` with no settings: the issue's promise (its time is the benchmark's)."""
+    done = _cli("train", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    record = json.loads((folder / "run.json").read_text())
+    assert record["data"] == "digits" and record["layers"] == [64, 256, 10]
+    assert record["test_accuracy"] >= 0.96
+    assert (folder / "model.npz").is_file()
+
+
 def test_cli_json_run_and_errors(tmp_path):
     done = _cli("train", "--data", "wine", "--epochs", "3", "--format", "json",
                 "--out", str(tmp_path / "w"))
