@@ -79,6 +79,18 @@ def test_batches_of_different_sizes_reuse_the_buffers():
             np.testing.assert_allclose(fused.grads[name], value, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("batch", [1, 300])  # both softmax paths: row reductions, argmax
+def test_large_batches_take_the_same_values(batch):
+    arch, params, x, target = _problem((6, 9, 8), ACTIVATIONS[0], HEADS[0], "sum", batch=batch)
+    x *= 20  # logits far apart: the row maxima matter
+    fwd = network.forward(params, x, target, arch)
+    expected = network.backward(fwd, arch).grads
+    fused = FusedStep(arch, params, max_batch=batch)
+    assert fused.run(x, target) == pytest.approx(float(fwd.loss), rel=1e-12)
+    for name, value in expected.items():
+        np.testing.assert_allclose(fused.grads[name], value, rtol=1e-10, atol=1e-12)
+
+
 def test_grad_scale_multiplies_every_gradient_but_not_the_loss():
     arch, params, x, target = _problem((4, 8, 3), ACTIVATIONS[4], HEADS[0], "mean", batch=5)
     fused = FusedStep(arch, params, max_batch=5)

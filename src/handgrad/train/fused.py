@@ -34,6 +34,7 @@ from handgrad.core import ops
 from handgrad.core.network import Architecture
 
 ROW_ALIGNMENT = 64  # bytes: rows of x (with its ones) start on cache-line boundaries
+BIG_OUTPUT = 2048  # B·q from which softmax avoids NumPy's row reductions (see __init__)
 
 
 class _Views(NamedTuple):
@@ -44,6 +45,7 @@ class _Views(NamedTuple):
     d: list[np.ndarray]  # ∂L/∂h1, ..., ∂L/∂z
     mask: list[np.ndarray]  # h > 0 per hidden layer (ReLU)
     m: np.ndarray  # (B, 1) row maxima of z
+    argmax: np.ndarray  # (B,) where they are, then their flat index
     s: np.ndarray  # (B, 1) Σ exp(z − m)
     yhat: np.ndarray  # (B, q)
     x: np.ndarray  # (B, d + 1) input buffer with its ones, for plain (B, d) batches
@@ -92,6 +94,12 @@ class FusedStep:
         self._yhat = np.empty((max_batch, q), dtype)
         self._m = np.empty((max_batch, 1), dtype)
         self._s = np.empty((max_batch, 1), dtype)
+        # On big batches, row maxima by argmax and a gather and row sums by a product with
+        # ones: several times faster than NumPy's reductions along short rows (measured at
+        # 1024 × 10); on small ones the single reduction call costs less.
+        self._ones_q = np.ones((q, 1), dtype)
+        self._argmax = np.empty(max_batch, np.intp)
+        self._row_start = np.arange(max_batch, dtype=np.intp) * q
         self._views: dict[int, _Views] = {}
         # views of the stacked matrices, made once: W and b of each layer, Wᵀ, and the
         # matching parts of the gradient
@@ -123,7 +131,8 @@ class FusedStep:
             views = _Views(
                 [h[:batch] for h in self._h], [a[:batch] for a in self._a],
                 [d[:batch] for d in self._d], [m[:batch] for m in self._mask],
-                self._m[:batch], self._s[:batch], self._yhat[:batch], self._x[:batch],
+                self._m[:batch], self._argmax[:batch], self._s[:batch], self._yhat[:batch],
+                self._x[:batch],
             )
             self._views[batch] = views
         return views
@@ -211,11 +220,20 @@ class FusedStep:
             dz[...] = ops.output_backward(dyhat, yhat, arch.output) * grad_scale
             self.yhat = yhat
             return float(loss)
-        m, s, yhat = views.m, views.s, views.yhat
-        np.maximum.reduce(z, axis=1, keepdims=True, out=m)
+        m, s, yhat, where = views.m, views.s, views.yhat, views.argmax
+        big = z.size >= BIG_OUTPUT
+        if big:
+            np.argmax(z, axis=1, out=where)
+            np.add(where, self._row_start[: z.shape[0]], out=where)
+            np.take(z.reshape(-1), where, out=m.reshape(-1))  # m = max of each row of z
+        else:
+            np.maximum.reduce(z, axis=1, keepdims=True, out=m)
         np.subtract(z, m, out=yhat)
         np.exp(yhat, out=yhat)
-        np.add.reduce(yhat, axis=1, keepdims=True, out=s)
+        if big:
+            np.matmul(yhat, self._ones_q, out=s)  # s = Σᵢ exp(zᵢ − m) per row
+        else:
+            np.add.reduce(yhat, axis=1, keepdims=True, out=s)
         np.divide(yhat, s, out=yhat)  # ŷ = softmax(z)
         np.subtract(yhat, target, out=dz)  # ∂L/∂z = ŷ − yˢ, valid as Σᵢ yˢᵢ = 1 ...
         scale = grad_scale * per_loss
