@@ -185,6 +185,13 @@ def cross_entropy_forward(
     return per_instance, _reduce(per_instance, reduction), LossCache(softmax(z), ys, reduction)
 
 
+def cross_entropy_of_probabilities(yhat: Array, ys: Array, reduction: Reduction) -> Any:
+    """L = mean or sum of −Σᵢ yˢᵢ ln ŷᵢ, from the probabilities themselves (as a student writes
+    it; `cross_entropy_forward` works from z, which stays finite where ŷ underflows)."""
+    xp = namespace_of(yhat)
+    return _reduce(-xp.sum(ys * xp.log(yhat), axis=1), reduction)
+
+
 def cross_entropy_backward(cache: LossCache) -> Array:
     """∂L/∂ŷᵢ = −yˢᵢ / ŷᵢ (scaled by the reduction): the unfused path, to test the fused one."""
     yhat, ys, reduction = cache

@@ -8,15 +8,18 @@ notation; math is LaTeX (`$…$` inline, display blocks).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from handgrad.precision import Precision
 from handgrad.render.numbers import format_number, format_shape, latex_precise, number_grid
-from handgrad.render.terminal import CHECK_LEGEND, describe_network
+from handgrad.render.terminal import CHECK_LEGEND, describe_network, describe_problem
 from handgrad.solution import Quantity, Solution
 from handgrad.verify import passes
+
+if TYPE_CHECKING:
+    from handgrad.problem import Problem
 
 FLOAT64 = Precision()
 LATEX_MAX_COLUMNS = 9  # amsmath's bmatrix holds 10 columns; elide beyond 4 + ⋯ + 4
@@ -131,6 +134,28 @@ def _quantity(number: int, q: Quantity, digits: int, precision: Precision) -> li
     return blocks
 
 
+def given_values(problem: Problem, digits: int) -> MathItems:
+    """x, y and every parameter, side by side."""
+    shown = (lambda a: a) if problem.batched else (lambda a: a[0])
+    given = [
+        ("X" if problem.batched else "x", shown(problem.x)),
+        ("Y" if problem.batched else "y", shown(problem.y)),
+        *((f"{n[0]}_{{{n[1:]}}}", v) for n, v in problem.params.items()),
+    ]
+    return MathItems(tuple(f"{n} = {latex_value(v, digits)}" for n, v in given))
+
+
+def problem_blocks(problem: Problem, digits: int = 6) -> list[Block]:
+    """A problem as set to a student: the network, its conventions and the given values."""
+    from handgrad.solver import conventions
+
+    return [
+        Paragraph((describe_problem(problem),)),
+        Bullets(tuple(conventions(problem))),
+        given_values(problem, digits),
+    ]
+
+
 def solution_document(solution: Solution, digits: int = 6) -> list[Block]:
     """Every part of the worked solution, in order, as blocks."""
     problem = solution.problem
@@ -140,14 +165,8 @@ def solution_document(solution: Solution, digits: int = 6) -> list[Block]:
         Paragraph((Bold("Conventions"),)),
         Bullets(tuple(solution.conventions)),
         Heading("Given", 2),
+        given_values(problem, digits),
     ]
-    shown = (lambda a: a) if problem.batched else (lambda a: a[0])
-    given = [
-        ("X" if problem.batched else "x", shown(problem.x)),
-        ("Y" if problem.batched else "y", shown(problem.y)),
-        *((f"{n[0]}_{{{n[1:]}}}", v) for n, v in problem.params.items()),
-    ]
-    blocks.append(MathItems(tuple(f"{n} = {latex_value(v, digits)}" for n, v in given)))
     opt = problem.spec.optimizer
     repeat = f", applied {opt.steps} times" if opt.steps > 1 else ""
     titles = {

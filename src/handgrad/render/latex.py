@@ -118,7 +118,7 @@ def write_latex(blocks: list[Block], fragment: bool = False) -> str:
     out: list[str] = []
     for block in blocks:
         if isinstance(block, Heading):
-            command = "section*" if block.level == 1 else "subsection*"
+            command = {1: "section*", 2: "subsection*"}.get(block.level, "subsubsection*")
             out.append(rf"\{command}{{{latex_text(block.text)}}}")
         elif isinstance(block, Paragraph):
             out.append("".join(_inline(part) for part in block.parts) + "\n")

@@ -68,7 +68,11 @@ def matrix_text(value: Any, digits: int, max_width: int | None = None) -> str:
 
 def describe_network(solution: Solution) -> str:
     """One line: 2 → 3 → 3, ReLU hidden layer, softmax output, cross-entropy (ε = 0.3), η = 0.1."""
-    problem = solution.problem
+    return describe_problem(solution.problem)
+
+
+def describe_problem(problem: Any) -> str:
+    """describe_network for a Problem."""
     arch, loss, opt = problem.architecture, problem.spec.loss, problem.spec.optimizer
     hidden_count = arch.depth - 1
     parts = [" → ".join(map(str, arch.layers))]

@@ -1,0 +1,362 @@
+"""The grader: every cause code on injected mistakes, carried-forward errors, rounding rules,
+bad answer files; the generator's constraints, determinism and self-consistent answer keys.
+
+Wrong answers are built here with NumPy formulas written in the test (`hand`), never with the
+grader's or the engine's own functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import pytest
+
+from handgrad.generate import GenerateSettings, generate, hand_friendly, toml_text, write_set
+from handgrad.grade import CAUSES, AnswerError, Tolerance, grade
+from handgrad.problem import default_problem_path, load_problem, validate_problem
+from handgrad.solver import solve
+
+# ------------------------------------------------------------------ the hand computation
+
+
+def hand(doc: dict, **override: object) -> dict:
+    """Every quantity of a 2-layer ReLU/softmax/cross-entropy step (in_out, one instance,
+    uniform smoothing), with any intermediate replaced by `override` and everything after it
+    recomputed from the replacement, as a student carrying an error forward would."""
+    p = {k: np.array(v, float) for k, v in doc["params"].items()}
+    x, y = np.array(doc["data"]["x"], float), np.array(doc["data"]["y"], float)
+    eps, eta = doc["loss"]["label_smoothing"], doc["optimizer"]["learning_rate"]
+    q = len(y)
+    v: dict = {}
+
+    def put(name, value):
+        v[name] = np.asarray(override.get(name, value), float)
+        return v[name]
+
+    h1 = put("h1", x @ p["W1"] + p["b1"])
+    a1 = put("a1", np.maximum(h1, 0))
+    z = put("z", a1 @ p["W2"] + p["b2"])
+    e = np.exp(z - z.max())
+    yhat = put("yhat", e / e.sum())
+    ys = put("ys", (1 - eps) * y + eps / q)
+    put("loss", -np.sum(ys * np.log(yhat)))
+    dz = put("dz", yhat - ys)
+    put("dW2", np.outer(a1, dz))
+    put("db2", dz)
+    da1 = put("da1", p["W2"] @ dz)
+    dh1 = put("dh1", da1 * (h1 > 0))
+    put("dW1", np.outer(x, dh1))
+    put("db1", dh1)
+    def grad(k):  # a student who wrote a gradient transposed turns it back for the update
+        g = v[f"d{k}"]
+        return g if g.shape == p[k].shape else g.T
+
+    new = {k: put(f"new_{k}", p[k] - eta * grad(k)) for k in ("W1", "b1", "W2", "b2")}
+    a = np.maximum(x @ new["W1"] + new["b1"], 0)
+    z2 = a @ new["W2"] + new["b2"]
+    put("new_loss", -(ys @ z2) + z2.max() + np.log(np.exp(z2 - z2.max()).sum()))
+    return v
+
+
+def answer_of(values: dict) -> dict:
+    forward = {k: values[k].tolist() for k in ("h1", "a1", "z", "yhat", "ys")}
+    forward["loss"] = float(values["loss"])
+    backward = {k: values[k].tolist() for k in ("dz", "dW2", "db2", "da1", "dh1", "dW1", "db1")}
+    update = {k: values[f"new_{k}"].tolist() for k in ("W1", "b1", "W2", "b2")}
+    update["loss"] = float(values["new_loss"])
+    return {"forward": forward, "backward": backward, "update": update}
+
+
+def problems(count: int, layers=(2, 3, 3), seed: int = 0) -> list[dict]:
+    return generate(GenerateSettings(count=count, seed=seed, layers=layers))
+
+
+def status_of(report) -> dict:
+    return {f"{i.section}.{i.name}": i.status for i in report.items}
+
+
+def item(report, key):
+    return next(i for i in report.items if f"{i.section}.{i.name}" == key)
+
+
+# ---------------------------------------------------------------------------- grading
+
+
+SEED_DOC = tomllib.loads(default_problem_path().read_text(encoding="utf-8"))
+
+
+def test_the_hand_computation_is_the_seed_solution():
+    problem = load_problem()
+    doc = SEED_DOC
+    expected = json.loads(solve(problem).to_json())
+    values = hand(doc)
+    np.testing.assert_allclose(values["dW1"], expected["backward"]["dW1"], rtol=1e-12)
+    assert float(values["new_loss"]) == pytest.approx(expected["update"]["loss"], rel=1e-12)
+
+
+@pytest.mark.parametrize("doc", [*problems(5), SEED_DOC], ids=lambda d: d["title"])
+def test_a_correct_answer_is_fully_correct(doc):
+    problem = validate_problem(doc, "p")
+    report = grade(problem, answer_of(hand(doc)))
+    assert report.summary == {"correct": 18, "carried_forward": 0, "wrong": 0, "missing": 0}
+    assert report.first_wrong is None
+
+
+def _inject(doc: dict, **override) -> tuple:
+    problem = validate_problem(doc, "p")
+    return grade(problem, answer_of(hand(doc, **override))), hand(doc)
+
+
+CASES = {
+    "smoothing_convention": lambda d, v: {"ys": (1 - _eps(d)) * _y(d)
+                                          + _eps(d) * (1 - _y(d)) / (len(_y(d)) - 1)},
+    "no_smoothing": lambda d, v: {"ys": _y(d)},
+    "dz_sign": lambda d, v: {"dz": -v["dz"]},
+    "missing_relu_mask": lambda d, v: {"dh1": v["da1"]},
+    "missing_activation": lambda d, v: {"a1": v["h1"]},
+    "transposed": lambda d, v: {"dW1": v["dW1"].T},
+    "update_sign": lambda d, v: {"new_W2": np.array(d["params"]["W2"]) + _eta(d) * v["dW2"]},
+    "missing_learning_rate": lambda d, v: {"new_b1": np.array(d["params"]["b1"]) - v["db1"]},
+    "missing_bias": lambda d, v: {"h1": np.array(d["data"]["x"]) @ np.array(d["params"]["W1"])},
+    "log_base": lambda d, v: {"loss": v["loss"] / math.log(10)},
+    "rounding": lambda d, v: {"loss": float(f"{float(v['loss']):.2g}")},
+}
+
+
+def _eps(d):
+    return d["loss"]["label_smoothing"]
+
+
+def _eta(d):
+    return d["optimizer"]["learning_rate"]
+
+
+def _y(d):
+    return np.array(d["data"]["y"], float)
+
+
+def _first_changed(right: dict, override: dict) -> str:
+    names = {"new_W1": "update.W1", "new_b1": "update.b1", "new_W2": "update.W2",
+             "new_b2": "update.b2"}
+    name = next(iter(override))
+    section = "forward" if name in ("h1", "a1", "z", "yhat", "ys", "loss") else "backward"
+    return names.get(name, f"{section}.{name}")
+
+
+@pytest.mark.parametrize("cause", sorted(CASES))
+def test_each_cause_is_named_on_random_problems(cause):
+    named = 0
+    for doc in problems(8, seed=11):
+        right = hand(doc)
+        override = CASES[cause](doc, right)
+        (name, value), = override.items()
+        if np.shape(value) == np.shape(right[name]) and np.allclose(value, right[name]):
+            continue  # here this mistake changes nothing (e.g. η = 1, every unit active)
+        key = _first_changed(right, override)
+        report, _ = _inject(doc, **override)
+        wrong = item(report, key)
+        if cause == "rounding" and wrong.status == "correct":
+            continue  # this loss rounds to 2 digits within the tolerance: nothing to name
+        assert wrong.status == "wrong", (doc["title"], key)
+        assert wrong.cause == cause, (doc["title"], key, wrong.cause)
+        assert report.first_wrong is wrong
+        named += 1
+    assert named >= 4
+
+
+def test_layout_and_softmax_of_wrong_vector_on_square_networks():
+    for doc in problems(6, layers=(3, 3, 3), seed=5):
+        x, W1, b1 = (np.array(doc["data"]["x"]), np.array(doc["params"]["W1"]),
+                     np.array(doc["params"]["b1"]))
+        report, _ = _inject(doc, h1=W1 @ x + b1)  # Wx + b where the layout says Wᵀx + b
+        assert item(report, "forward.h1").cause == "layout"
+        right = hand(doc)
+        e = np.exp(right["h1"] - right["h1"].max())
+        report, _ = _inject(doc, yhat=e / e.sum())  # softmax of h1 instead of z
+        assert item(report, "forward.yhat").cause == "softmax_of_wrong_vector"
+
+
+def test_reduction_on_a_batch():
+    problem = load_problem(default_problem_path().parent / "deep_batch.toml")
+    truth = json.loads(solve(problem).to_json())
+    answer = {s: truth[s] for s in ("forward", "backward", "update")}
+    batch = problem.batch_size
+    answer["backward"] = {"dz": (np.array(truth["backward"]["dz"]) * batch).tolist()}
+    report = grade(problem, answer)
+    assert item(report, "backward.dz").cause == "reduction"
+
+
+def test_every_cause_code_is_exercised_by_these_tests():
+    exercised = set(CASES) | {"layout", "softmax_of_wrong_vector", "reduction"}
+    assert exercised == set(CAUSES)
+
+
+def test_one_early_mistake_is_carried_forward_not_punished_again():
+    for doc in problems(6, seed=3):
+        right = hand(doc)
+        slipped = right["z"].copy()
+        slipped[np.argmax(slipped)] += 0.5  # the largest logit: the slip shows everywhere after
+        report = grade(validate_problem(doc, "p"), answer_of(hand(doc, z=slipped)))
+        statuses = status_of(report)
+        assert statuses["forward.z"] == "wrong"
+        assert report.first_wrong.name == "z"
+        after = ["forward.yhat", "forward.loss", "backward.dz", "backward.dW2", "backward.db2",
+                 "backward.da1", "backward.dh1", "backward.dW1", "backward.db1", "update.W2",
+                 "update.b2", "update.W1", "update.b1"]
+        # never wrong again: carried forward, or correct where the slip happens not to reach
+        # (a masked unit, or a change below the tolerance)
+        assert all(statuses[k] in ("carried_forward", "correct") for k in after), statuses
+        assert statuses["forward.yhat"] == statuses["backward.dz"] == "carried_forward"
+        assert sum(statuses[k] == "carried_forward" for k in after) >= 7
+        assert statuses["forward.h1"] == statuses["forward.ys"] == "correct"
+
+
+def test_decimals_accept_rounding_that_earlier_rounding_propagates():
+    # a problem whose probabilities all survive rounding to 2 decimals (ln 0 is no answer)
+    doc = next(d for d in problems(20, seed=21) if hand(d)["yhat"].min() > 0.05)
+    rounded: dict = {}
+    names = ["h1", "a1", "z", "yhat", "ys", "loss", "dz", "dW2", "db2", "da1", "dh1", "dW1",
+             "db1", "new_W1", "new_b1", "new_W2", "new_b2", "new_loss"]
+    for name in names:  # each value computed from the already-rounded ones, then rounded
+        rounded[name] = np.round(hand(doc, **rounded)[name], 2)
+    answer = answer_of(hand(doc, **rounded))
+    problem = validate_problem(doc, "p")
+    strict = grade(problem, answer, Tolerance(decimals=2))
+    assert strict.summary["wrong"] == 0 and strict.summary["carried_forward"] == 0
+    assert grade(problem, answer, Tolerance(rtol=1e-6)).summary["wrong"] > 0
+    worse = dict(answer)
+    worse["forward"] = {**answer["forward"], "z": (np.array(answer["forward"]["z"]) + 0.02)
+                        .tolist()}
+    assert item(grade(problem, worse, Tolerance(decimals=2)), "forward.z").status == "wrong"
+
+
+def test_missing_quantities_are_missing_and_the_rest_graded():
+    doc = problems(1)[0]
+    answer = answer_of(hand(doc))
+    del answer["backward"]
+    report = grade(validate_problem(doc, "p"), answer)
+    assert report.summary == {"correct": 11, "carried_forward": 0, "wrong": 0, "missing": 7}
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ({"forwrd": {"z": [1, 2, 3]}}, "did you mean 'forward'"),
+        ({"backward": {"dW3": [[1]]}}, "not a quantity of this problem's backward section"),
+        ({"backward": {"dW": [[1]]}}, "did you mean"),
+        ({"forward": {"z": [1, 2]}}, "forward.z: shape (2,), expected (3,)"),
+        ({"forward": {"z": ["a", 2, 3]}}, "forward.z: 'a' is not a number"),
+        ({"forward": {"z": [[1], 2, 3]}}, "forward.z: a ragged or non-numeric list"),
+        ({"forward": 3}, "[forward] must be a table"),
+        ({}, "gives no quantities"),
+    ],
+)
+def test_bad_answers_are_clear_errors(answer, message):
+    with pytest.raises(AnswerError) as caught:
+        grade(load_problem(), answer)
+    assert message in str(caught.value)
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "handgrad", *args], capture_output=True,
+                          text=True, cwd=cwd, env={**os.environ, "COLUMNS": "100"}, timeout=120)
+
+
+def test_cli_grade_reports_and_json(tmp_path):
+    doc = problems(1, seed=2)[0]
+    (tmp_path / "p.toml").write_text(toml_text(doc))
+    values = hand(doc, dz=-hand(doc)["dz"])
+    (tmp_path / "a.json").write_text(json.dumps(answer_of(values)))
+    shown = _cli("grade", "p.toml", "a.json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "First wrong step: backward.dz" in shown.stdout and "dz_sign" in shown.stdout
+    as_json = json.loads(_cli("grade", "p.toml", "a.json", "-f", "json", cwd=tmp_path).stdout)
+    assert as_json["first_wrong"] == "dz"
+    assert as_json["summary"]["carried_forward"] >= 10
+    first = next(i for i in as_json["items"] if i["name"] == "dz")
+    assert set(first) == {"section", "name", "status", "given", "expected", "cause",
+                          "explanation"}
+    markdown = _cli("grade", "p.toml", "a.json", "-f", "markdown", cwd=tmp_path).stdout
+    assert "## First wrong step: `backward.dz`" in markdown
+    (tmp_path / "bad.toml").write_text("[forward]\nzz = [1, 2, 3]\n")
+    failed = _cli("grade", "p.toml", "bad.toml", cwd=tmp_path)
+    assert failed.returncode == 2 and "did you mean 'z'" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+# -------------------------------------------------------------------------- generating
+
+
+def _independent_checks(doc: dict, low: int, high: int) -> None:
+    p = {k: np.array(v, float) for k, v in doc["params"].items()}
+    x = np.array(doc["data"]["x"], float)
+    for value in [*p.values(), x]:
+        assert np.all(value == np.round(value)) and low <= value.min() and value.max() <= high
+    v = hand(doc)
+    assert np.min(np.abs(v["h1"])) >= 1  # at least 1 from the ReLU kink
+    assert np.any(v["h1"] > 0)  # some hidden unit active
+    for name in ("dW1", "db1", "dW2", "db2"):
+        assert np.any(v[name] != 0), name
+    assert v["yhat"].max() <= 0.99
+    assert doc["loss"]["label_smoothing"] in (0.1, 0.2, 0.3)
+    assert doc["optimizer"]["learning_rate"] in (0.1, 0.5, 1.0)
+
+
+def test_generated_problems_meet_the_constraints_for_1000_seeds():
+    fingerprints = set()
+    for seed in range(1000):
+        (doc,) = generate(GenerateSettings(seed=seed))
+        _independent_checks(doc, -5, 5)
+        fingerprints.add(json.dumps(doc["params"]) + json.dumps(doc["data"]))
+    assert len(fingerprints) > 990  # different seeds, different problems
+
+
+def test_variants_of_one_set_are_pairwise_different_and_well_posed():
+    docs = generate(GenerateSettings(count=30, seed=4, layers=(3, 4, 3), low=-3, high=3))
+    assert len({json.dumps(d["params"]) + json.dumps(d["data"]) for d in docs}) == 30
+    for doc in docs:
+        assert hand_friendly(validate_problem(doc, "p")) == []
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+    settings = GenerateSettings(count=3, seed=9)
+    for folder in ("one", "two"):
+        write_set(generate(settings), tmp_path / folder, "markdown")
+    one = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert one == sorted(p.name for p in (tmp_path / "two").iterdir())
+    assert {"exam.md", "answer-key.md", "problem-1.toml", "answer-1.json"} <= set(one)
+    for name in one:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    other = tmp_path / "three"
+    write_set(generate(GenerateSettings(count=3, seed=10)), other, "markdown")
+    first = (tmp_path / "one" / "problem-1.toml").read_bytes()
+    assert (other / "problem-1.toml").read_bytes() != first
+
+
+def test_generated_files_solve_and_grade_their_own_keys_as_correct(tmp_path):
+    write_set(generate(GenerateSettings(count=12, seed=7, decimals=1)), tmp_path, "json")
+    for number in range(1, 13):
+        stem = f"{number:02d}"
+        problem = load_problem(tmp_path / f"problem-{stem}.toml")
+        report = grade(problem, tmp_path / f"answer-{stem}.json")
+        assert report.summary["correct"] == 18, number
+
+
+def test_generate_cli_and_its_errors(tmp_path):
+    done = _cli("generate", "-k", "2", "--seed", "3", "--out", "set", "-f", "latex", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    names = {p.name for p in (tmp_path / "set").iterdir()}
+    assert {"exam.tex", "answer-key.tex", "answer-1.tex", "problem-2.toml"} <= names
+    for args, message in [(("--range", "5..-5"), "low end must be below"),
+                          (("--range", "a..b"), "LOW..HIGH"),
+                          (("--layers", "2,x"), "not a layer size"),
+                          (("--layers", "30,30,3"), "at most 400 weights")]:
+        failed = _cli("generate", *args, cwd=tmp_path)
+        assert failed.returncode == 2 and message in failed.stderr, (args, failed.stderr)
+        assert "Traceback" not in failed.stderr
