@@ -1,0 +1,1 @@
+"""The playground: a local web page over handgrad (handgrad serve)."""
