@@ -76,17 +76,24 @@ class RequestError(HandgradError):
 
 def interactive_problem(document: dict[str, Any]) -> Problem:
     """Validate a problem document and hold it to the playground's size limits."""
+    network_section = document.get("network")
+    layers_given = network_section.get("layers") if isinstance(network_section, dict) else None
+    if isinstance(layers_given, list) and all(type(n) is int for n in layers_given):
+        _check_layers(layers_given)  # before validation would draw parameters for them
     problem = validate_problem(document, "problem")
-    layers = problem.architecture.layers
-    if len(layers) > LIMITS["layers"]:
-        raise RequestError(f"network.layers: at most {LIMITS['layers']} layer sizes here")
-    if max(layers) > LIMITS["units"]:
-        raise RequestError(f"network.layers: at most {LIMITS['units']} units per layer here")
+    _check_layers(list(problem.architecture.layers))
     if problem.batch_size > LIMITS["batch"]:
         raise RequestError(f"data.x: at most {LIMITS['batch']} instances here")
     if problem.spec.optimizer.steps > LIMITS["steps"]:
         raise RequestError(f"optimizer.steps: at most {LIMITS['steps']} here")
     return problem
+
+
+def _check_layers(layers: list[int]) -> None:
+    if len(layers) > LIMITS["layers"]:
+        raise RequestError(f"network.layers: at most {LIMITS['layers']} layer sizes here")
+    if layers and max(layers) > LIMITS["units"]:
+        raise RequestError(f"network.layers: at most {LIMITS['units']} units per layer here")
 
 
 def _plain(value: Any) -> Any:
@@ -234,7 +241,7 @@ def create_app(start: dict[str, Any] | None = None) -> FastAPI:
                                 problem.spec.loss.smoothing, problem.spec.optimizer.frozen])
         if signature not in derivations:
             derivations[signature] = derive_problem(problem).to_dict()
-        return derivations[signature]  # type: ignore[no-any-return]
+        return derivations[signature]
 
     @app.post("/api/grade")
     def grade(request: GradeRequest) -> dict[str, Any]:
@@ -316,10 +323,7 @@ def _parse_answer(text: str) -> dict[str, Any]:
         raise RequestError("the answer is empty: give quantities under [forward], [backward], "
                            "[update]")
     try:
-        if stripped.startswith("{"):
-            parsed = json.loads(stripped)
-        else:
-            parsed = tomllib.loads(stripped)
+        parsed = json.loads(stripped) if stripped.startswith("{") else tomllib.loads(stripped)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
         raise RequestError(f"the answer is not valid TOML or JSON: {err}") from None
     if not isinstance(parsed, dict):

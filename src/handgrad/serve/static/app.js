@@ -389,6 +389,7 @@ function drawSolution() {
       const key = section === "update" ? q.key : q.key;
       const dataKey = section === "update" ? (q.key === "loss" ? "loss" : q.key) : q.key;
       const button = el("button", { class: "quantity", type: "button", "data-key": dataKey, "data-section": section,
+        "data-value": JSON.stringify(q.value),
         "aria-label": `${q.symbol} ${q.relation} ${q.formula}` });
       const math = el("span");
       const relation = q.relation === "←" ? "\\leftarrow" : "=";
@@ -760,7 +761,11 @@ async function main() {
       state.start = made.problem; await solve(made.problem);
     } catch (e) { showError(e.message); }
   });
-  const examples = await api("/api/examples");
+  // the three start-up questions at once; the first solution is drawn as soon as it can be
+  const [examples, capabilities, started] = await Promise.all([
+    api("/api/examples"), api("/api/capabilities"),
+    location.hash.startsWith("#p=") ? Promise.resolve(null) : api("/api/start"),
+  ]);
   const picker = $("examples");
   picker.append(el("option", { value: "" }, "choose…"));
   examples.forEach((ex, i) => picker.append(el("option", { value: i }, ex.title)));
@@ -770,7 +775,7 @@ async function main() {
     state.start = doc; state.instance = 0;
     try { await solve(doc); } catch (e) { showError(e.message); }
   });
-  state.capabilities = await api("/api/capabilities");
+  state.capabilities = capabilities;
   $("export-pdf").disabled = !state.capabilities.pdf;
   if (!state.capabilities.pdf) $("export-pdf").title = "needs pdflatex on the server";
   let doc = null;
@@ -778,12 +783,13 @@ async function main() {
   if (hash) {
     try { doc = decodeState(hash[1]); } catch (e) { showError("the link's problem could not be read; showing the start problem"); }
   }
-  if (!doc) doc = (await api("/api/start")).problem;
+  if (!doc) doc = (started || (await api("/api/start"))).problem;
   state.start = doc;
   try { await solve(doc); } catch (e) {
     showError(`${e.message} (showing the start problem instead)`);
     doc = (await api("/api/start")).problem; state.start = doc; await solve(doc);
   }
+  document.body.dataset.readyAt = String(Math.round(performance.now()));
   document.body.dataset.ready = "true";
 }
 

@@ -1,0 +1,177 @@
+"""The playground end to end, in a real headless browser (Debian's chromium via Playwright).
+
+The page's numbers are compared with `handgrad solve --format json` run as a separate process.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+uvicorn = pytest.importorskip("uvicorn")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not shutil.which("chromium"):
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+from handgrad.problem import default_problem_path  # noqa: E402
+from handgrad.serve.api import create_app  # noqa: E402
+
+SEED = tomllib.loads(default_problem_path().read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def server():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="error")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if running.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    running.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(server)
+    opened.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
+def _solve_cli(document, tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(document))
+    done = subprocess.run([sys.executable, "-m", "handgrad", "solve", str(path), "-f", "json"],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def _shown(page):
+    """Every quantity the solution panel shows: (section, key) -> value."""
+    found = page.eval_on_selector_all(
+        ".quantity", "els => els.map(e => [e.dataset.section, e.dataset.key, e.dataset.value])")
+    return {(s, k): json.loads(v) for s, k, v in found}
+
+
+def test_the_page_shows_the_command_lines_values(page, tmp_path):
+    cli = _solve_cli(SEED, tmp_path)
+    shown = _shown(page)
+    for section in ("forward", "backward", "update"):
+        for key, value in cli[section].items():
+            assert shown[(section, key)] == value, (section, key)  # JSON floats round-trip
+    # the drawing carries the same numbers, rounded for the eye
+    assert page.text_content("#net .node.layer1[data-k='1'] .value") == "2"
+    assert page.text_content("#net .node.layer2[data-k='2'] .value") == "0.721"
+    katex = page.text_content(".quantity[data-key='h1']")
+    assert "−13" in katex or "-13" in katex
+
+
+def test_editing_a_weight_resolves_correctly_and_bad_input_is_marked(page, tmp_path):
+    page.click("#tab-edit")
+    cell = page.locator("input[aria-label='W1[2,2]']")
+    cell.fill("3")
+    cell.press("Enter")
+    cell.blur()
+    edited = json.loads(json.dumps(SEED))
+    edited["params"]["W1"][1][1] = 3
+    cli = _solve_cli(edited, tmp_path)
+    page.wait_for_function(  # the server has answered: h1 changed
+        "v => JSON.stringify(JSON.parse(document.querySelector(\".quantity[data-key='h1']\")"
+        ".dataset.value)) === JSON.stringify(v)", arg=cli["forward"]["h1"])
+    assert _shown(page)[("forward", "h1")] == cli["forward"]["h1"]
+    assert _shown(page)[("backward", "dW1")] == cli["backward"]["dW1"]
+
+    epsilon = page.locator("#edit-loss-label_smoothing")
+    epsilon.fill("2")
+    epsilon.blur()
+    error = page.locator("#edit-loss-label_smoothing + .inline-error")
+    error.wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('#edit-loss-label_smoothing')"
+                           ".classList.contains('invalid')")
+    assert "ε must be between 0 and 1" in error.text_content()
+    # the last valid state stays on screen
+    assert _shown(page)[("forward", "h1")] == cli["forward"]["h1"]
+
+
+def test_a_step_lowers_the_loss_and_the_url_reproduces_the_state(page, browser):
+    before = float(page.text_content("#loss-now").split("=")[1].split()[0])
+    page.click("#step")
+    page.wait_for_function("() => document.querySelector('#loss-now').textContent"
+                           ".includes('after 1 step')")
+    after = float(page.text_content("#loss-now").split("=")[1].split()[0])
+    assert after < before
+    url = page.url
+    assert "#p=" in url
+    state = _shown(page)
+    other = browser.new_page()
+    other.goto(url)
+    other.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    assert _shown(other) == state
+    other.close()
+
+
+def test_grading_a_wrong_answer_marks_the_first_wrong_step(page, tmp_path):
+    cli = _solve_cli(SEED, tmp_path)
+    dz = [-v for v in cli["backward"]["dz"]]
+    answer = "[forward]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in cli["forward"].items())
+    answer += f"[backward]\ndz = {json.dumps(dz)}\n"
+    page.click("#tab-grade")
+    page.fill("#answer", answer)
+    page.click("#grade")
+    page.wait_for_selector("#first-wrong")
+    assert "backward.dz" in page.text_content("#first-wrong")
+    assert "dz_sign" in page.text_content("#first-wrong")
+    assert "6 correct" in page.text_content("#grade-summary")
+    assert page.locator(".quantity.wrong[data-key='dz']").count() == 1
+    assert page.locator("#net .node.wrong").count() == 3  # the output layer
+
+
+def test_backward_view_hover_and_keyboard(page):
+    page.check("input[value=backward]")
+    assert page.text_content("#net .node.layer2[data-k='0'] .name") == "∂z1"
+    page.hover("#net .node.layer1[data-k='1']")
+    tooltip = page.locator("#tooltip")
+    tooltip.wait_for(state="visible")
+    assert "from ∂L/∂a1" in tooltip.text_content()
+    page.focus("#net .node.layer0[data-k='0']")
+    assert "given" in page.text_content("#tooltip")
+    page.focus("#tab-solution")
+    page.keyboard.press("ArrowRight")
+    assert page.get_attribute("#tab-derivation", "aria-selected") == "true"
+
+
+def test_phone_width_has_no_horizontal_scroll(browser, server):
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(server)
+    phone.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.close()

@@ -1,0 +1,158 @@
+"""The playground's JSON API: the same answers and messages as the command line, its limits,
+and an OpenAPI-driven fuzz (schemathesis) that must never see a server error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+fastapi = pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from handgrad.problem import default_problem_path  # noqa: E402
+from handgrad.serve.api import LIMITS, MAX_BODY_BYTES, create_app  # noqa: E402
+
+SEED = tomllib.loads(default_problem_path().read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def client():
+    return TestClient(create_app())
+
+
+def _cli_json(*args):
+    done = subprocess.run([sys.executable, "-m", "handgrad", *args], capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_solve_is_the_command_lines_answer(client):
+    response = client.post("/api/solve", json={"problem": SEED})
+    assert response.status_code == 200
+    body = response.json()
+    cli = _cli_json("solve", "--format", "json")
+    for section in ("forward", "backward", "update"):
+        assert body["solution"][section] == cli[section]
+    assert body["solution"]["history"] == cli["history"]
+    shown = {(q["section"], q["key"]): q for q in body["quantities"]}
+    assert shown[("forward", "h1")]["value"] == [-13.0, 2.0, -5.0]
+    assert shown[("backward", "dz")]["formula_latex"]
+    assert body["document"]["params"]["W1"] == SEED["params"]["W1"]
+
+
+def test_invalid_problems_get_the_command_lines_message(client, tmp_path):
+    bad = json.loads(json.dumps(SEED))
+    bad["loss"]["label_smoothing"] = 2
+    response = client.post("/api/solve", json={"problem": bad})
+    assert response.status_code == 422
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    cli = subprocess.run([sys.executable, "-m", "handgrad", "solve", str(path)],
+                         capture_output=True, text=True)
+    message = response.json()["error"].split(": ", 1)[1]
+    assert message in cli.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["network"].update(layers=[2, 3, 3, 3, 3, 3, 3, 3, 3]), "at most 8"),
+        (lambda d: d["network"].update(layers=[2, 3000, 3000, 3]), "at most 64 units"),
+        (lambda d: d["network"].update(layers=[2, 65, 3]) or d.pop("params"),
+         "at most 64 units"),
+        (lambda d: d["data"].update(x=[[0, 2]] * 33, y=[[1, 0, 0]] * 33), "at most 32"),
+    ],
+)
+def test_size_limits_for_interactive_use(client, change, message):
+    document = json.loads(json.dumps(SEED))
+    change(document)
+    response = client.post("/api/solve", json={"problem": document})
+    assert response.status_code == 422 and message in response.json()["error"]
+
+
+def test_request_body_limit(client):
+    padding = "x" * (MAX_BODY_BYTES + 10)
+    response = client.post("/api/solve", content=json.dumps({"problem": SEED, "pad": padding}),
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert client.post("/api/step", json={"problem": SEED, "steps": LIMITS["steps"] + 1}
+                       ).status_code == 422
+
+
+def test_bad_json_is_a_4xx(client):
+    response = client.post("/api/solve", content="{not json",
+                           headers={"Content-Type": "application/json"})
+    assert 400 <= response.status_code < 500
+
+
+def test_steps_lower_the_loss_and_match_the_solvers_update(client):
+    one = client.post("/api/step", json={"problem": SEED, "steps": 1}).json()
+    cli = _cli_json("solve", "--format", "json")
+    assert one["problem"]["params"]["W2"] == cli["update"]["W2"]
+    assert one["losses"] == [cli["history"][0], cli["history"][1]]
+    many = client.post("/api/step", json={"problem": SEED, "steps": 50}).json()
+    assert many["losses"][-1] < many["losses"][0]
+    assert client.post("/api/solve", json={"problem": many["problem"]}).status_code == 200
+
+
+def test_grade_generate_examples_and_export(client):
+    cli = _cli_json("solve", "--format", "json")
+    answer = {"forward": cli["forward"], "backward": dict(cli["backward"])}
+    answer["backward"]["dz"] = [-v for v in cli["backward"]["dz"]]
+    report = client.post("/api/grade", json={"problem": SEED, "answer": answer}).json()
+    assert report["first_wrong"] == "dz"
+    text = "[forward]\nz = [0, -3, 1]\n"
+    report = client.post("/api/grade", json={"problem": SEED, "answer_text": text}).json()
+    assert report["summary"]["correct"] == 1
+    bad = client.post("/api/grade", json={"problem": SEED, "answer_text": "[forward]\nzz = 1\n"})
+    assert bad.status_code == 422 and "did you mean 'z'" in bad.json()["error"]
+
+    made = client.post("/api/generate", json={"seed": 3}).json()["problem"]
+    assert client.post("/api/solve", json={"problem": made}).status_code == 200
+    names = [e["name"] for e in client.get("/api/examples").json()]
+    assert names == ["homework3", "deep_batch", "regression"]
+
+    toml_text = client.post("/api/export", json={"problem": SEED, "format": "toml"}).text
+    assert tomllib.loads(toml_text)["params"] == SEED["params"]
+    solution = client.post("/api/export", json={"problem": SEED, "format": "json"}).json()
+    assert solution["update"] == cli["update"]
+
+
+def test_nothing_outside_the_static_folders_is_served(client):
+    for path in ("/static/../api.py", "/static/%2e%2e/api.py", "/static/katex/../../cli.py",
+                 "/static/..%2f..%2fcli.py"):
+        response = client.get(path)
+        assert response.status_code == 404 or "def create_app" not in response.text
+
+
+def test_openapi_description_lists_the_api(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/solve", "/api/step", "/api/derive", "/api/grade", "/api/generate",
+            "/api/export"} <= set(paths)
+
+
+# -------------------------------------------------------------------------- fuzzing
+
+schemathesis = pytest.importorskip("schemathesis")
+from hypothesis import HealthCheck, settings  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+
+fuzzed = schemathesis.openapi.from_asgi("/openapi.json", create_app())
+
+
+@fuzzed.exclude(path="/api/export").exclude(path="/api/derive").parametrize()
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=list(HealthCheck))
+def test_api_never_answers_with_a_server_error(case):
+    case.call_and_validate(checks=[not_a_server_error])
+
+
+@fuzzed.include(path_regex="^/api/(derive|export)$").parametrize()
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+def test_slow_endpoints_never_answer_with_a_server_error(case):
+    """derive and export run sympy (and pdflatex): fewer examples, the same check."""
+    case.call_and_validate(checks=[not_a_server_error])
