@@ -70,6 +70,8 @@ async function solve(doc, { keepLosses = false } = {}) {
   const result = await api("/api/solve", { problem: doc });
   state.problem = result.document;
   state.result = result;
+  state.wrongKey = null;  // a grade belongs to the problem it was given for
+  $("grade-result").replaceChildren();
   if (!keepLosses) state.losses = [result.solution.history[0]];
   state.instance = Math.min(state.instance, batchSize() - 1);
   showError("");
@@ -672,7 +674,9 @@ async function drawDerivation() {
     panel.replaceChildren(el("p", {}, d.verified ? "Every step verified with sympy." : "Some steps could not be verified."));
     for (const step of d.steps) {
       const box = el("div", { class: "derivation-step" });
-      const head = el("div", {}, el("strong", {}, step.quantity), step.verified ? el("span", { class: "badge ok" }, "✓ verified") : null, el("span", { class: "badge" }, step.shape));
+      const head = el("div", {}, el("strong", {}, step.quantity),
+        step.verified ? el("span", { class: "badge ok" }, "✓ verified") : null,
+        step.shape ? el("span", { class: "badge" }, step.shape) : null);
       const math = el("div"); katexInto(math, step.latex, true);
       box.append(head, math);
       if (step.note) box.append(el("p", { class: "muted" }, step.note));
