@@ -175,3 +175,10 @@ def test_phone_width_has_no_horizontal_scroll(browser, server):
     phone.wait_for_selector("body[data-ready=true]", timeout=20_000)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.close()
+
+
+def test_print_shows_the_network_and_solution_without_controls(page):
+    page.emulate_media(media="print")
+    assert page.is_hidden("#step") and page.is_hidden("[role=tablist]")
+    assert page.is_visible("#net") and page.is_visible(".quantity[data-key='dW1']")
+    assert page.is_hidden("#loss-curve")  # nothing stepped yet: no empty curve on paper

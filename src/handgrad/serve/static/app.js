@@ -598,6 +598,7 @@ function drawLossCurve() {
   const w = 600; const h = 140; const pad = 34;
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   const losses = state.losses;
+  document.body.classList.toggle("stepped", losses.length > 1);  // print the curve only then
   $("loss-now").textContent = losses.length ? `L = ${fmt(losses[losses.length - 1], 6)} after ${losses.length - 1} step${losses.length === 2 ? "" : "s"}` : "";
   const axis = document.createElementNS(SVG, "path");
   axis.setAttribute("d", `M${pad},8 V${h - 20} H${w - 8}`); axis.setAttribute("class", "axis"); axis.setAttribute("fill", "none");
