@@ -195,6 +195,31 @@ def test_early_stopping_keeps_the_best_epoch():
     assert result.validation.loss == pytest.approx(best, rel=1e-5)
 
 
+def test_ctrl_c_ends_training_but_keeps_the_best_finished_epoch():
+    def interrupt_after_three(epoch, record):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    result = train(load_dataset("wine"), TrainConfig(epochs=50, patience=None),
+                   interrupt_after_three)
+    assert result.interrupted and len(result.history) == 3
+    assert result.record()["interrupted"] is True
+    best = min(r["validation_loss"] for r in result.history)
+    assert result.validation is not None
+    assert result.validation.loss == pytest.approx(best, rel=1e-5)
+
+
+def test_ctrl_c_before_any_epoch_finishes_is_passed_on(monkeypatch):
+    from handgrad.train.optim import Optimizer
+
+    def interrupted_step(self, fused, x, target):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Optimizer, "step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):  # nothing finished, nothing to keep
+        train(load_dataset("wine"), TrainConfig(epochs=5))
+
+
 def test_bad_settings_are_refused_together():
     with pytest.raises(HandgradError) as caught:
         train(load_dataset("iris"), TrainConfig(epochs=0, learning_rate=-1.0))

@@ -66,6 +66,8 @@ def summary_table(result: RunResult) -> Table:
 
 def timing_line(result: RunResult) -> str:
     stopped = f", stopped early (best epoch {result.best_epoch})" if result.stopped_early else ""
+    if result.interrupted:
+        stopped = f", interrupted (Ctrl-C; kept the best epoch, {result.best_epoch})"
     return (
         f"{len(result.history)} epochs{stopped} in {result.seconds:.2f} s "
         f"(training {result.train_seconds:.2f} s, {result.samples_per_second:,.0f} samples/s)"

@@ -94,6 +94,7 @@ class RunResult:
     stopped_early: bool
     best_epoch: int
     split_sizes: dict[str, int]
+    interrupted: bool = False  # Ctrl-C ended training early; the best finished epoch is kept
 
     @property
     def samples_per_second(self) -> float:
@@ -111,6 +112,7 @@ class RunResult:
             "epochs": len(self.history),
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
+            "interrupted": self.interrupted,
             "train_accuracy": self.train.accuracy,
             "train_loss": self.train.loss,
             "test_accuracy": self.test.accuracy,
@@ -206,36 +208,45 @@ def train(
     best = (math.inf, 0, [w.copy() for w in fused.weights])
     train_seconds, samples, stopped_early = 0.0, 0, False
     n_train = len(parts.train)
-    for epoch in range(config.epochs):
-        epoch_start = time.perf_counter()
-        optimizer.learning_rate = schedule.learning_rate(
-            config.base_learning_rate, epoch, config.epochs
-        )
-        order = shuffler.permutation(n_train)
-        # overflow on the way to divergence is reported once, by _require_finite, not as
-        # a stream of NumPy warnings
-        with np.errstate(over="ignore", invalid="ignore"):
-            for start in range(0, n_train, batch_size):
-                chosen = order[start : start + batch_size]
-                xb, yb = x_batch[: len(chosen)], y_batch[: len(chosen)]
-                np.take(x_train, chosen, axis=0, out=xb)
-                np.take(y_train, chosen, axis=0, out=yb)
-                optimizer.step(fused, xb, yb)
-        train_seconds += time.perf_counter() - epoch_start
-        samples += n_train
-        _require_finite(fused.weights, epoch)
-        record = _epoch_record(model, rows, labels, targets, epoch, optimizer.learning_rate)
-        record["seconds"] = time.perf_counter() - started
-        history.append(record)
-        if progress is not None:
-            progress(epoch, record)
-        watched = record.get("validation_loss", record["train_loss"])
-        if watched < best[0]:
-            best = (watched, epoch, [w.copy() for w in fused.weights])
-        elif config.patience is not None and epoch - best[1] >= config.patience:
-            stopped_early = True
-            break
-    if config.patience is not None:  # early stopping keeps the best epoch's parameters
+    interrupted = False
+    try:
+        for epoch in range(config.epochs):
+            epoch_start = time.perf_counter()
+            optimizer.learning_rate = schedule.learning_rate(
+                config.base_learning_rate, epoch, config.epochs
+            )
+            order = shuffler.permutation(n_train)
+            # overflow on the way to divergence is reported once, by _require_finite, not as
+            # a stream of NumPy warnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                for start in range(0, n_train, batch_size):
+                    chosen = order[start : start + batch_size]
+                    xb, yb = x_batch[: len(chosen)], y_batch[: len(chosen)]
+                    np.take(x_train, chosen, axis=0, out=xb)
+                    np.take(y_train, chosen, axis=0, out=yb)
+                    optimizer.step(fused, xb, yb)
+            train_seconds += time.perf_counter() - epoch_start
+            samples += n_train
+            _require_finite(fused.weights, epoch)
+            record = _epoch_record(model, rows, labels, targets, epoch, optimizer.learning_rate)
+            record["seconds"] = time.perf_counter() - started
+            history.append(record)
+            watched = record.get("validation_loss", record["train_loss"])
+            if watched < best[0]:
+                best = (watched, epoch, [w.copy() for w in fused.weights])
+            if progress is not None:
+                progress(epoch, record)
+            if config.patience is not None and epoch - best[1] >= config.patience:
+                stopped_early = True
+                break
+    except KeyboardInterrupt:
+        # Ctrl-C ends training, not the run: what the finished epochs learned is kept
+        if not history:
+            raise
+        interrupted = True
+        for weights, kept in zip(fused.weights, best[2], strict=True):
+            weights[...] = kept  # the best finished epoch, never a half-done one
+    if config.patience is not None and not interrupted:  # early stopping keeps the best epoch
         for weights, kept in zip(fused.weights, best[2], strict=True):
             weights[...] = kept
 
@@ -247,7 +258,7 @@ def train(
         model, config, data.name, history, final["train"],
         final["validation"] if len(parts.validation) else None, final["test"], confusion,
         time.perf_counter() - started, train_seconds, samples, stopped_early, best[1] + 1,
-        {name: len(idx) for name, idx in _parts(parts)},
+        {name: len(idx) for name, idx in _parts(parts)}, interrupted,
     )
 
 
