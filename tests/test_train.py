@@ -195,6 +195,11 @@ def test_early_stopping_keeps_the_best_epoch():
     assert result.validation.loss == pytest.approx(best, rel=1e-5)
 
 
+def test_a_run_shows_itself_in_jupyter(iris_run):
+    shown = iris_run._repr_markdown_()
+    assert "| test | 30 |" in shown and "4 → 8 → 3" in shown
+
+
 def test_ctrl_c_ends_training_but_keeps_the_best_finished_epoch():
     def interrupt_after_three(epoch, record):
         if epoch == 2:

@@ -45,7 +45,9 @@ def format_option(choices: list[str], default: str, text: str) -> Any:
 def app() -> None:
     """handgrad: backpropagation worked by hand and checked by machine.
 
-    Every command takes a problem file (TOML or JSON); without one it uses the seed homework.
+    solve, check, derive, report and graph take a problem file (TOML or JSON) and, without
+    one, use the seed homework; grade and generate serve students and instructors; train and
+    predict work on real data; serve opens the playground in a browser.
     """
 
 

@@ -100,6 +100,19 @@ class RunResult:
     def samples_per_second(self) -> float:
         return self.samples / self.train_seconds if self.train_seconds > 0 else math.inf
 
+    def _repr_markdown_(self) -> str:
+        """The summary as Jupyter shows it: each part's accuracy and loss, and the timing."""
+        layers = " → ".join(str(n) for n in self.model.arch.layers)
+        lines = [f"**{self.dataset}**: {layers}, {len(self.history)} epochs in "
+                 f"{self.seconds:.2f} s ({self.samples_per_second:,.0f} samples/s)", "",
+                 "| part | rows | accuracy | loss |", "|---|---:|---:|---:|"]
+        for name, metrics in (("train", self.train), ("validation", self.validation),
+                              ("test", self.test)):
+            if metrics is not None:
+                lines.append(f"| {name} | {self.split_sizes[name]} | {metrics.accuracy:.2%} |"
+                             f" {metrics.loss:.4f} |")
+        return "\n".join(lines) + "\n"
+
     def record(self) -> dict[str, Any]:
         """What run.json holds: settings, history and the final metrics."""
         record: dict[str, Any] = {
