@@ -192,8 +192,60 @@ def test_reduction_on_a_batch():
     assert item(report, "backward.dz").cause == "reduction"
 
 
+def test_no_update_and_updated_frozen():
+    for doc in problems(4, seed=8):
+        report, _ = _inject(doc, new_W2=np.array(doc["params"]["W2"], float))
+        assert item(report, "update.W2").cause == "no_update"
+        frozen = json.loads(json.dumps(doc))
+        frozen["optimizer"]["frozen"] = ["W1", "b1"]
+        values = hand(doc)  # W1 updated although the problem freezes it
+        answer = answer_of(values)
+        answer["update"] = {"W1": values["new_W1"].tolist()}
+        report = grade(validate_problem(frozen, "p"), answer)
+        assert item(report, "update.W1").cause == "updated_frozen"
+
+
+def test_several_steps_are_graded_as_several():
+    problem = load_problem(default_problem_path().parent / "deep_batch.toml")  # 2 steps
+    truth = json.loads(solve(problem).to_json())
+    params, eta = truth["problem"]["params"], truth["problem"]["optimizer"]["learning_rate"]
+    one_step = {k: (np.array(v) - eta * np.array(truth["backward"][f"d{k}"])).tolist()
+                for k, v in params.items()}
+    report = grade(problem, {"update": one_step})
+    assert report.summary["wrong"] == 6 and report.summary["correct"] == 0
+    assert grade(problem, {"update": truth["update"]}).summary["correct"] == 7
+
+
+def test_a_slip_in_a_batch_is_carried_through_the_per_instance_losses():
+    problem = load_problem(default_problem_path().parent / "deep_batch.toml")
+    truth = json.loads(solve(problem).to_json())
+    z = np.array(truth["forward"]["z"])
+    z[0, np.argmax(z[0])] += 0.5
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    yhat = e / e.sum(axis=1, keepdims=True)
+    ys = np.array(truth["forward"]["ys"])
+    losses = -(ys * np.log(yhat)).sum(axis=1)
+    answer = {"forward": {"z": z.tolist(), "yhat": yhat.tolist(), "losses": losses.tolist(),
+                          "loss": float(losses.mean())}}
+    statuses = status_of(grade(problem, answer))
+    assert statuses["forward.z"] == "wrong"
+    assert statuses["forward.yhat"] == statuses["forward.losses"] == "carried_forward"
+    assert statuses["forward.loss"] == "carried_forward"
+
+
+def test_fractions_are_numbers_and_deep_nesting_is_an_error():
+    report = grade(load_problem(), {"forward": {"ys": ["4/5", "1/10", "1/10"]}})
+    assert report.summary["correct"] == 1
+    deep: object = 1.0
+    for _ in range(3000):
+        deep = [deep]
+    with pytest.raises(AnswerError, match="nested too deeply"):
+        grade(load_problem(), {"forward": {"h1": deep}})
+
+
 def test_every_cause_code_is_exercised_by_these_tests():
-    exercised = set(CASES) | {"layout", "softmax_of_wrong_vector", "reduction"}
+    exercised = set(CASES) | {"layout", "softmax_of_wrong_vector", "reduction", "no_update",
+                              "updated_frozen"}
     assert exercised == set(CAUSES)
 
 

@@ -83,6 +83,74 @@ def test_request_body_limit(client):
                        ).status_code == 422
 
 
+def test_a_chunked_body_is_refused_once_past_the_limit():
+    """Against a real server: a chunked upload (no Content-Length) is answered 413 while it
+    is still arriving, after about the limit, not after all of it has been read."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
+                                           log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    sent = 0
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.sendall(b"POST /api/solve HTTP/1.1\r\nHost: x\r\n"
+                               b"Content-Type: application/json\r\n"
+                               b"Transfer-Encoding: chunked\r\n\r\n")
+            chunk = b"10000\r\n" + b"x" * 65536 + b"\r\n"
+            connection.settimeout(0.05)
+            answer = b""
+            while sent < 64 * 2**20 and not answer:
+                try:
+                    connection.sendall(chunk)
+                    sent += 65536
+                    answer = connection.recv(200)
+                except TimeoutError:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+            connection.settimeout(5)
+            answer += connection.recv(200) if not answer else b""
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert b" 413 " in answer.split(b"\r\n")[0]
+    assert sent < 4 * MAX_BODY_BYTES
+
+
+def test_slow_work_is_bounded(client):
+    deep = json.loads(json.dumps(SEED))
+    deep["network"]["layers"] = [2, 2, 2, 2, 2]
+    deep["data"]["y"] = [1, 0]
+    deep.pop("params")
+    for path, body in [("/api/derive", {"problem": deep}),
+                       ("/api/export", {"problem": deep, "format": "html"})]:
+        response = client.post(path, json=body)
+        assert response.status_code == 422 and "derivation" in response.json()["error"]
+    hopeless = client.post("/api/generate", json={"layers": [8, 8, 8, 8], "low": -1, "high": 0})
+    assert hopeless.status_code == 422 and "draws" in hopeless.json()["error"]
+    nested = "[forward]\nh1 = " + "[" * 3000 + "1" + "]" * 3000 + "\n"
+    response = client.post("/api/grade", json={"problem": SEED, "answer_text": nested})
+    assert 400 <= response.status_code < 500
+
+
+def test_export_of_an_untitled_problem(client):
+    untitled = {k: v for k, v in SEED.items() if k != "title"}
+    response = client.post("/api/export", json={"problem": untitled, "format": "toml"})
+    assert response.status_code == 200
+    assert tomllib.loads(response.text)["params"] == SEED["params"]
+
+
 def test_bad_json_is_a_4xx(client):
     response = client.post("/api/solve", content="{not json",
                            headers={"Content-Type": "application/json"})

@@ -296,6 +296,15 @@ def test_load_features_by_header_name(tmp_path, iris_run):
         load_features(_write(tmp_path / "x.csv", "a,b\n1,2\n"), features)
 
 
+def test_numeric_feature_names_are_a_header_and_lines_count_blank_ones(tmp_path):
+    features = ("0", "1")
+    rows = _write(tmp_path / "r.csv", "0,1\n5,6\n7,8\n")
+    np.testing.assert_array_equal(load_features(rows, features), [[5, 6], [7, 8]])
+    gappy = _write(tmp_path / "g.csv", "a,b,label\n1,2,x\n\n\n3,zz,y\n")
+    with pytest.raises(DataError, match="line 5"):
+        load_dataset(gappy, "label")
+
+
 def test_explained_instance_is_a_checked_worked_step(iris_run):
     from handgrad.solver import solve
     from handgrad.train.explain import instance_problem

@@ -35,6 +35,7 @@ class GenerateSettings:
     low: int = -5
     high: int = 5
     decimals: int = 0  # 0: integers; 1: one decimal
+    max_draws: int = MAX_DRAWS  # per problem, before giving up
     epsilons: tuple[float, ...] = EPSILONS
     learning_rates: tuple[float, ...] = LEARNING_RATES
 
@@ -112,7 +113,7 @@ def generate(settings: GenerateSettings) -> list[dict[str, Any]]:
     documents: list[dict[str, Any]] = []
     seen: set[str] = set()
     for index in range(1, settings.count + 1):
-        for _ in range(MAX_DRAWS):
+        for _ in range(settings.max_draws):
             document = _draw(rng, settings, index)
             fingerprint = json.dumps({k: v for k, v in document.items() if k != "title"})
             if fingerprint in seen:
@@ -123,8 +124,8 @@ def generate(settings: GenerateSettings) -> list[dict[str, Any]]:
                 break
         else:
             raise HandgradError(
-                f"no well-posed problem found in {MAX_DRAWS} draws for layers "
-                f"{settings.layers} and range {settings.low}..{settings.high}; widen --range"
+                f"no well-posed problem found in {settings.max_draws} draws for layers "
+                f"{settings.layers} and range {settings.low}..{settings.high}; widen the range"
             )
     return documents
 
@@ -134,11 +135,14 @@ def generate(settings: GenerateSettings) -> list[dict[str, Any]]:
 
 def toml_text(document: dict[str, Any]) -> str:
     """A problem document as TOML in the seed's style (only the types problems use)."""
-    lines = [f"title = {_toml(document['title'])}"]
+    lines = [f"title = {_toml(document['title'])}"] if document.get("title") else []
     for section in ("network", "params", "data", "loss", "optimizer"):
+        if not document.get(section):
+            continue
         lines += ["", f"[{section}]"]
-        lines += [f"{key} = {_toml(value)}" for key, value in document[section].items()]
-    return "\n".join(lines) + "\n"
+        lines += [f"{key} = {_toml(value)}" for key, value in document[section].items()
+                  if value is not None]  # TOML has no null: an absent key is the default
+    return "\n".join(lines).lstrip("\n") + "\n"
 
 
 def _toml(value: Any) -> str:

@@ -185,11 +185,20 @@ def cross_entropy_forward(
     return per_instance, _reduce(per_instance, reduction), LossCache(softmax(z), ys, reduction)
 
 
-def cross_entropy_of_probabilities(yhat: Array, ys: Array, reduction: Reduction) -> Any:
-    """L = mean or sum of −Σᵢ yˢᵢ ln ŷᵢ, from the probabilities themselves (as a student writes
-    it; `cross_entropy_forward` works from z, which stays finite where ŷ underflows)."""
+def cross_entropy_of_probabilities(
+    yhat: Array, ys: Array, reduction: Reduction, per_instance: bool = False
+) -> Any:
+    """L = mean or sum of Lᵦ = −Σᵢ yˢᵢ ln ŷᵢ (or the Lᵦ themselves), from the probabilities
+    (as a student writes it; `cross_entropy_forward` works from z, which stays finite where ŷ
+    underflows)."""
     xp = namespace_of(yhat)
-    return _reduce(-xp.sum(ys * xp.log(yhat), axis=1), reduction)
+    losses = -xp.sum(ys * xp.log(yhat), axis=1)  # (B,)
+    return losses if per_instance else _reduce(losses, reduction)
+
+
+def reduce_batch(per_instance: Array, reduction: Reduction) -> Any:
+    """L = the mean or the sum of the per-instance losses Lᵦ."""
+    return _reduce(per_instance, reduction)
 
 
 def cross_entropy_backward(cache: LossCache) -> Array:

@@ -34,8 +34,11 @@ LIMITS = {
     "units": 64,  # per layer
     "batch": 32,  # instances
     "steps": 500,  # gradient steps per request
-    "derive_depth": 4,  # weight layers for the (sympy-verified) derivation
+    "derive_depth": 3,  # weight layers for the sympy-verified derivation (and the reports)
+    "derive_units": 8,  # units per layer there
+    "generate_draws": 500,  # tries for one generated problem
 }
+DERIVATIONS_KEPT = 16  # derivations cached (by architecture), oldest dropped first
 EXAMPLES = ("homework3.toml", "deep_batch.toml", "regression.toml")
 
 
@@ -87,6 +90,58 @@ def interactive_problem(document: dict[str, Any]) -> Problem:
     if problem.spec.optimizer.steps > LIMITS["steps"]:
         raise RequestError(f"optimizer.steps: at most {LIMITS['steps']} here")
     return problem
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a body over `limit` bytes, by its Content-Length or, for a
+    chunked upload, as soon as the bytes received pass the limit (not after reading it all)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            response = JSONResponse({"error": f"request body over {self.limit} bytes"}, 413)
+            await response(scope, receive, send)
+            return
+        # read the body here, at most `limit` bytes of it, then hand it on in one piece
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                response = JSONResponse({"error": f"request body over {self.limit} bytes"}, 413)
+                await response(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        delivered = False
+
+        async def replay() -> Any:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _check_derivable(problem: Problem) -> None:
+    """The derivation runs sympy: bounded harder than solving, so that it answers in seconds."""
+    arch = problem.architecture
+    if arch.depth > LIMITS["derive_depth"] or max(arch.layers) > LIMITS["derive_units"]:
+        raise RequestError(
+            f"the derivation (and the reports, which carry it) is offered here for up to "
+            f"{LIMITS['derive_depth']} weight layers of up to {LIMITS['derive_units']} units"
+        )
 
 
 def _check_layers(layers: list[int]) -> None:
@@ -142,12 +197,16 @@ def step_payload(problem: Problem, steps: int) -> dict[str, Any]:
     for _ in range(steps):
         fwd = network.forward(params, problem.x, target, arch)
         losses.append(float(fwd.loss))
+        if not np.isfinite(losses[-1]):
+            raise RequestError("the loss became infinite or NaN; lower η or the parameters")
         grads = network.backward(fwd, arch).grads
         params = network.gradient_step(params, grads, spec.optimizer.learning_rate,
                                        spec.optimizer.frozen)
         if not all(np.all(np.isfinite(v)) for v in params.values()):
             raise RequestError("the steps diverged: a parameter became infinite; lower η")
     losses.append(float(network.loss_value(params, problem.x, target, arch)))
+    if not np.isfinite(losses[-1]):
+        raise RequestError("the loss became infinite or NaN; lower η or the parameters")
     document = problem.to_dict()
     document["params"] = {name: value.tolist() for name, value in params.items()}
     return {"problem": _document(document), "losses": losses}
@@ -180,17 +239,11 @@ def create_app(start: dict[str, Any] | None = None) -> FastAPI:
     )
     derivations: dict[str, Any] = {}  # by architecture: the sympy check takes seconds
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES} bytes"}, 413)
-        if request.method == "POST":
-            body = await request.body()
-            if len(body) > MAX_BODY_BYTES:
-                return JSONResponse({"error": f"request body over {MAX_BODY_BYTES} bytes"}, 413)
-        response: Response = await call_next(request)
-        return response
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, error: RecursionError) -> JSONResponse:
+        return JSONResponse({"error": "the request is nested too deeply"}, 400)
 
     @app.exception_handler(HandgradError)
     async def user_error(request: Request, error: HandgradError) -> JSONResponse:
@@ -233,13 +286,12 @@ def create_app(start: dict[str, Any] | None = None) -> FastAPI:
         from handgrad.derive.steps import derive as derive_problem
 
         problem = interactive_problem(request.problem)
-        if problem.architecture.depth > LIMITS["derive_depth"]:
-            raise RequestError(
-                f"the derivation is offered for up to {LIMITS['derive_depth']} weight layers here"
-            )
+        _check_derivable(problem)
         signature = json.dumps([problem.architecture.__repr__(), problem.batched,
                                 problem.spec.loss.smoothing, problem.spec.optimizer.frozen])
         if signature not in derivations:
+            if len(derivations) >= DERIVATIONS_KEPT:
+                derivations.pop(next(iter(derivations)))
             derivations[signature] = derive_problem(problem).to_dict()
         return derivations[signature]
 
@@ -265,7 +317,8 @@ def create_app(start: dict[str, Any] | None = None) -> FastAPI:
         if max(request.layers) > 8 or min(request.layers) < 1:
             raise RequestError("layers: sizes from 1 to 8 for a generated problem")
         settings = GenerateSettings(1, request.seed, tuple(request.layers), request.low,
-                                    request.high, request.decimals)
+                                    request.high, request.decimals,
+                                    max_draws=LIMITS["generate_draws"])
         (document,) = generate_problems(settings)
         document["title"] = f"Generated problem (seed {request.seed})"
         return {"problem": document}
@@ -287,6 +340,7 @@ def create_app(start: dict[str, Any] | None = None) -> FastAPI:
                              "application/json")
         from handgrad.render.report import report_blocks, report_solution
 
+        _check_derivable(problem)  # a report carries the derivation
         derivation, solution = report_solution(problem)
         blocks = report_blocks(derivation, solution)
         if request.format == "html":
@@ -326,6 +380,8 @@ def _parse_answer(text: str) -> dict[str, Any]:
         parsed = json.loads(stripped) if stripped.startswith("{") else tomllib.loads(stripped)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
         raise RequestError(f"the answer is not valid TOML or JSON: {err}") from None
+    except RecursionError:
+        raise RequestError("the answer is nested too deeply") from None
     if not isinstance(parsed, dict):
         raise RequestError("the answer must be a table of sections")
     return parsed

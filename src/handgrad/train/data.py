@@ -151,13 +151,7 @@ def _label_text(value: object) -> str:
 
 
 def _csv(path: Path, target: str) -> Dataset:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rt", newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{path.name}: cannot be read as a CSV file ({err})") from None
-    rows = [row for row in rows if row and any(cell.strip() for cell in row)]
+    rows, lines = _csv_rows(path)
     if not rows:
         raise DataError(f"{path.name}: the file is empty; it needs a header row and data rows")
     header = [cell.strip() for cell in rows[0]]
@@ -171,7 +165,7 @@ def _csv(path: Path, target: str) -> Dataset:
     features = tuple(h for i, h in enumerate(header) if i != label_column)
     X = np.empty((len(rows) - 1, len(features)))
     labels: list[str] = []
-    for number, row in enumerate(rows[1:], start=2):
+    for index, (number, row) in enumerate(zip(lines[1:], rows[1:], strict=True), start=2):
         if len(row) != len(header):
             raise DataError(
                 f"{path.name}: line {number} has {len(row)} fields, the header has {len(header)}"
@@ -179,11 +173,30 @@ def _csv(path: Path, target: str) -> Dataset:
         labels.append(row[label_column].strip())
         cells = [c for i, c in enumerate(row) if i != label_column]
         for column, cell in enumerate(cells):
-            X[number - 2, column] = _number(cell, path.name, features[column], number)
+            X[index - 2, column] = _number(cell, path.name, features[column], number)
     raw = np.asarray(labels)
     if all(_is_number(v) for v in labels):  # numeric labels sort as numbers: 2 before 10
         raw = np.asarray([float(v) for v in labels])
     return _finish(path.name, X, raw, features)
+
+
+def _csv_rows(path: Path) -> tuple[list[list[str]], list[int]]:
+    """The non-blank rows of a CSV (or .csv.gz) and the line number each starts on."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            start = 1
+            for row in reader:
+                if row and any(cell.strip() for cell in row):
+                    rows.append(row)
+                    lines.append(start)
+                start = reader.line_num + 1
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path.name}: cannot be read as a CSV file ({err})") from None
+    return rows, lines
 
 
 def _is_number(text: str) -> bool:
@@ -282,22 +295,18 @@ def load_features(path: Path, features: tuple[str, ...]) -> np.ndarray:
         if X.ndim != 2 or X.shape[1] != d or not np.issubdtype(X.dtype, np.number):
             raise DataError(f"{path.name}: X must be numeric rows of {d} features, got {X.shape}")
         return _finite(X.astype(float), path.name, features)
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rt", newline="", encoding="utf-8-sig") as handle:
-            rows = [r for r in csv.reader(handle) if r and any(c.strip() for c in r)]
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{path.name}: cannot be read as a CSV file ({err})") from None
+    rows, lines = _csv_rows(path)
     if not rows:
         raise DataError(f"{path.name}: the file is empty")
     header = [c.strip() for c in rows[0]]
-    if all(_is_number(c) for c in header):  # no header: d numeric columns in order
+    named = set(features) <= set(header)  # a header naming the features, even "0,1,2,3"
+    if not named and all(_is_number(c) for c in header):  # no header: d columns in order
         if len(header) != d:
             raise DataError(
                 f"{path.name}: {len(header)} columns and no header; the model needs {d} features"
                 " (or a header naming them)"
             )
-        columns, body, first_line = list(range(d)), rows, 1
+        columns, body, body_lines = list(range(d)), rows, lines
     else:
         missing = [f for f in features if f not in header]
         if missing:
@@ -305,13 +314,13 @@ def load_features(path: Path, features: tuple[str, ...]) -> np.ndarray:
                 f"{path.name}: no column for feature '{missing[0]}' ({len(missing)} of the"
                 f" model's {d} features missing){did_you_mean(missing[0], header)}"
             )
-        columns, body, first_line = [header.index(f) for f in features], rows[1:], 2
+        columns, body, body_lines = [header.index(f) for f in features], rows[1:], lines[1:]
     X = np.empty((len(body), d))
-    for number, row in enumerate(body, start=first_line):
+    for index, (number, row) in enumerate(zip(body_lines, body, strict=True)):
         if len(row) < max(columns) + 1:
             raise DataError(f"{path.name}: line {number} has only {len(row)} fields")
         for j, column in enumerate(columns):
-            X[number - first_line, j] = _number(row[column], path.name, features[j], number)
+            X[index, j] = _number(row[column], path.name, features[j], number)
     if len(X) == 0:
         raise DataError(f"{path.name}: no rows to predict")
     return _finite(X, path.name, features)

@@ -13,6 +13,7 @@ const state = {
   wrongKey: null,     // the grader's first wrong quantity
   playing: null,
   capabilities: null,
+  generation: 0,      // bumped by Reset, edits and loads: a step answered later is dropped
 };
 
 const $ = (id) => document.getElementById(id);
@@ -432,6 +433,7 @@ function setPath(doc, path, value) {
 
 // Edit one value: the server re-solves; a bad value is marked where it was typed.
 async function edit(input, path, parse, transform) {
+  state.generation += 1;
   const message = input.parentElement.querySelector(".inline-error") || input.closest(".edit-block")?.querySelector(".inline-error");
   let value;
   try { value = parse(input.value); } catch (e) {
@@ -557,6 +559,7 @@ function drawEditor() {
 }
 
 async function structural(change) {
+  state.generation += 1;
   const doc = clone(state.problem);
   change(doc);
   resize(doc);
@@ -566,9 +569,11 @@ async function structural(change) {
 // -------------------------------------------------------------------- stepping
 
 async function takeSteps(n) {
+  const generation = state.generation;
   try {
     const before = state.problem.params;
     const stepped = await api("/api/step", { problem: state.problem, steps: n });
+    if (generation !== state.generation) return;  // reset or edited meanwhile
     const losses = stepped.losses;
     const kept = state.losses.slice();
     await solve(stepped.problem, { keepLosses: true });
@@ -751,7 +756,7 @@ async function main() {
     let busy = false;
     state.playing = setInterval(async () => { if (busy) return; busy = true; await takeSteps(1); busy = false; }, 350);
   });
-  $("reset").addEventListener("click", async () => { stopPlaying(); try { await solve(state.start); } catch (e) { showError(e.message); } });
+  $("reset").addEventListener("click", async () => { stopPlaying(); state.generation += 1; try { await solve(state.start); } catch (e) { showError(e.message); } });
   $("grade").addEventListener("click", gradeAnswer);
   $("fill-answer").addEventListener("click", () => { $("answer").value = answerTemplate(); });
   $("copy-link").addEventListener("click", async () => {
@@ -762,6 +767,7 @@ async function main() {
   $("variant").addEventListener("click", async () => {
     try {
       const seed = Math.floor(Math.random() * 1e9);
+      stopPlaying(); state.generation += 1;
       const made = await api("/api/generate", { seed, layers: state.problem.network.layers.length <= 4 && Math.max(...state.problem.network.layers) <= 8 ? state.problem.network.layers : [2, 3, 3] });
       state.start = made.problem; await solve(made.problem);
     } catch (e) { showError(e.message); }
@@ -777,6 +783,7 @@ async function main() {
   picker.addEventListener("change", async () => {
     if (picker.value === "") return;
     const doc = examples[Number(picker.value)].problem;
+    stopPlaying(); state.generation += 1;
     state.start = doc; state.instance = 0;
     try { await solve(doc); } catch (e) { showError(e.message); }
   });
