@@ -5,6 +5,8 @@ The page's numbers are compared with `handgrad solve --format json` run as a sep
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import shutil
 import socket
@@ -28,12 +30,13 @@ from handgrad.serve.api import create_app  # noqa: E402
 SEED = tomllib.loads(default_problem_path().read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def _serving(app):
+    """`app` on a free loopback port, in a thread; yields its address."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="error")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
@@ -41,9 +44,17 @@ def server():
         if running.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    running.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with _serving(create_app()) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +193,25 @@ def test_print_shows_the_network_and_solution_without_controls(page):
     assert page.is_hidden("#step") and page.is_hidden("[role=tablist]")
     assert page.is_visible("#net") and page.is_visible(".quantity[data-key='dW1']")
     assert page.is_hidden("#loss-curve")  # nothing stepped yet: no empty curve on paper
+
+
+def test_reset_during_play_is_not_undone_by_a_step_in_flight(browser):
+    """A step answered after Reset belongs to the old state and is dropped."""
+    app = create_app()
+
+    async def slow_steps(scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == "/api/step":
+            await asyncio.sleep(0.8)  # the server's answer arrives after the Reset
+        await app(scope, receive, send)
+
+    with _serving(slow_steps) as address:
+        page = browser.new_page()
+        page.goto(address)
+        page.wait_for_selector("body[data-ready=true]", timeout=20_000)
+        page.click("#play")
+        page.wait_for_timeout(500)  # the first step is on its way
+        page.click("#reset")
+        page.wait_for_timeout(1500)
+        assert "after 0 steps" in page.text_content("#loss-now")
+        assert page.get_attribute("#play", "aria-pressed") == "false"
+        page.close()
