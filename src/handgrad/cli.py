@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from handgrad.atomic import atomic_write
 from handgrad.errors import HandgradError
 
 # click rather than typer: typer imports pydantic and its own adapters at start-up, which cost
@@ -67,17 +66,10 @@ def write_output(text: str | bytes, output: Path | None, protect: Path | None = 
         raise HandgradError(f"--output {output}: the folder {target.parent} does not exist")
     if protect is not None and target.exists() and target.resolve() == protect.resolve():
         raise HandgradError(f"--output {output}: would overwrite the problem file itself")
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, target)
+        atomic_write(target, lambda stream: stream.write(data))
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         raise HandgradError(f"--output {output}: cannot write ({error.strerror})") from None
 
 

@@ -9,8 +9,6 @@ leaves the old model (or none), never half of one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from handgrad.atomic import atomic_write
 from handgrad.core import network, ops
 from handgrad.core.network import Architecture
 from handgrad.errors import HandgradError
@@ -118,24 +117,8 @@ def save_model(model: Model, path: str | Path) -> Path:
     arrays["standardize_mean"] = model.standardizer.mean
     arrays["standardize_scale"] = model.standardizer.scale
     arrays["meta"] = np.array(json.dumps(model.meta()))
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)  # type: ignore[arg-type]
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:  # Ctrl-C included: never leave the temporary file behind
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda stream: np.savez(stream, **arrays))  # type: ignore[arg-type]
     return path
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def load_model(path: str | Path) -> Model:

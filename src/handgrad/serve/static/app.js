@@ -355,9 +355,9 @@ function partsOf(key) {
   if (!m) return [];
   const [, , base, num] = m;
   const L = state.result.problem.network.layers.length - 1;
-  if (["W"].includes(base)) return [...document.querySelectorAll(`#net .edge.layer${num}`)];
+  if (base === "W") return [...document.querySelectorAll(`#net .edge.layer${num}`)];
   if (["b", "h", "a"].includes(base)) return [...document.querySelectorAll(`#net .node.layer${num}`)];
-  if (["z", "yhat", "ys", "yhat"].includes(base)) return [...document.querySelectorAll(`#net .node.layer${L}`)];
+  if (["z", "yhat", "ys"].includes(base)) return [...document.querySelectorAll(`#net .node.layer${L}`)];
   if (base === "loss") return [...document.querySelectorAll(`#net .node.layer${L}`)];
   return [];
 }
@@ -389,8 +389,7 @@ function drawSolution() {
   for (const section of ["forward", "backward", "update"]) {
     panel.append(el("h2", {}, titles[section]));
     for (const q of state.result.quantities.filter((q) => q.section === section)) {
-      const key = section === "update" ? q.key : q.key;
-      const dataKey = section === "update" ? (q.key === "loss" ? "loss" : q.key) : q.key;
+      const dataKey = q.key;
       const button = el("button", { class: "quantity", type: "button", "data-key": dataKey, "data-section": section,
         "data-value": JSON.stringify(q.value),
         "aria-label": `${q.symbol} ${q.relation} ${q.formula}` });
@@ -401,7 +400,6 @@ function drawSolution() {
       if (q.note) button.append(el("span", { class: "note" }, q.note));
       button.addEventListener("click", () => select(dataKey));
       panel.append(button);
-      void key;
     }
   }
   panel.append(el("h2", {}, "Loss"));
