@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from handgrad.core import network
 from handgrad.core.network import Architecture
 from handgrad.core.ops import Activation
 from handgrad.errors import ProblemError, did_you_mean
@@ -47,6 +48,14 @@ class Problem:
         if self.spec.title:
             return self.spec.title
         return "problem" if self.source == "<dict>" else Path(self.source).stem
+
+    @property
+    def target(self) -> np.ndarray:
+        """What ŷ is compared with (B, q): yˢ for cross-entropy, y for squared error."""
+        loss = self.spec.loss
+        return np.asarray(
+            network.target_for(self.y, self.architecture.loss, loss.label_smoothing, loss.smoothing)
+        )
 
     @property
     def batch_size(self) -> int:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any, Literal
 
 from handgrad.core import ops
+from handgrad.core.activations import OUTPUTS, OutputName
 from handgrad.core.backend import Array
 
 Params = Mapping[str, Array]
 LossKind = Literal["cross_entropy", "squared_error"]
-Output = Literal["softmax", "sigmoid", "identity"]
+Output = OutputName
+LOSSES: tuple[str, ...] = ("cross_entropy", "squared_error")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,28 @@ class Architecture:
     layout: ops.Layout
     loss: LossKind
     reduction: ops.Reduction
+
+    def __post_init__(self) -> None:
+        """Refuse what the formulas cannot mean: `backward` relies on each of these rules."""
+        if len(self.layers) < 2 or not all(
+            isinstance(n, Integral) and not isinstance(n, bool) and n >= 1 for n in self.layers
+        ):
+            raise ValueError(f"layers must be 2 or more positive whole numbers, got {self.layers}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"unknown output {self.output!r}; known: {', '.join(OUTPUTS)}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; known: {', '.join(LOSSES)}")
+        if self.layout not in ("in_out", "out_in"):
+            raise ValueError(f"unknown layout {self.layout!r}; known: in_out, out_in")
+        if self.reduction not in ("mean", "sum"):
+            raise ValueError(f"unknown reduction {self.reduction!r}; known: mean, sum")
+        if self.loss == "cross_entropy" and self.output != "softmax":
+            # backward fuses softmax and cross-entropy into ŷ − yˢ; any other output would
+            # need ∂L/∂ŷ = −yˢ/ŷ through its own Jacobian, which this engine does not offer
+            raise ValueError(
+                f"cross_entropy needs the softmax output, not {self.output!r}; "
+                "use squared_error with a sigmoid or identity output"
+            )
 
     @property
     def depth(self) -> int:
@@ -127,6 +152,11 @@ def backward(fwd: ForwardPass, arch: Architecture) -> BackwardPass:
     return BackwardPass(dyhat, dz, das, dhs, {f"d{k}": v for k, v in ordered.items()})
 
 
+def target_for(y: Array, loss: LossKind, epsilon: Any, smoothing: ops.Smoothing) -> Array:
+    """What ŷ is compared with: yˢ (label-smoothed y) for cross-entropy, y itself otherwise."""
+    return ops.smooth_labels(y, epsilon, smoothing) if loss == "cross_entropy" else y
+
+
 def gradient_step(
     params: Params, grads: Mapping[str, Array], learning_rate: Any, frozen: Sequence[str] = ()
 ) -> dict[str, Array]:
@@ -135,6 +165,43 @@ def gradient_step(
         name: value if name in frozen else value - learning_rate * grads[f"d{name}"]
         for name, value in params.items()
     }
+
+
+@dataclass(frozen=True)
+class Descent:
+    """A run of gradient descent: the first step in full, the parameters after the last."""
+
+    first_forward: ForwardPass
+    first_backward: BackwardPass
+    params: dict[str, Array]  # after the last step
+    losses: list[Any]  # L before step 1, after step 1, ..., after the last step
+
+
+def descend(
+    params: Params,
+    x: Array,
+    target: Array,
+    arch: Architecture,
+    learning_rate: Any,
+    steps: int,
+    frozen: Sequence[str] = (),
+) -> Descent:
+    """`steps` steps of θ ← θ − η ∂L/∂θ, each with the gradient at that step's parameters.
+
+    The one step loop: the solver, the grader, the playground and the derivation check run it.
+    Nothing is checked for overflow here; `losses` shows where a run diverged.
+    """
+    first_forward = forward(params, x, target, arch)
+    first_backward = backward(first_forward, arch)
+    current, losses = dict(params), [first_forward.loss]
+    fwd, bwd = first_forward, first_backward
+    for step in range(steps):
+        if step > 0:
+            bwd = backward(fwd, arch)
+        current = gradient_step(current, bwd.grads, learning_rate, frozen)
+        fwd = forward(current, x, target, arch)
+        losses.append(fwd.loss)
+    return Descent(first_forward, first_backward, current, losses)
 
 
 def loss_value(params: Params, x: Array, target: Array, arch: Architecture) -> Any:

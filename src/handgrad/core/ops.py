@@ -9,9 +9,10 @@ on: `xp = namespace_of(...)` supplies exp, log, where, ... (see `core.backend`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from handgrad.core import activations
+from handgrad.core.activations import Activation as Activation  # re-exported for callers
 from handgrad.core.backend import Array, namespace_of
 
 Layout = Literal["in_out", "out_in"]
@@ -50,60 +51,25 @@ def linear_backward(dh: Array, cache: LinearCache, layout: Layout) -> tuple[Arra
 # ------------------------------------------------------------- hidden activations: a = f(h)
 
 
-@dataclass(frozen=True)
-class Activation:
-    """A hidden-layer activation with its conventions."""
-
-    name: Literal["relu", "leaky_relu", "sigmoid", "tanh", "identity"]
-    leaky_slope: Any = 0.01
-    relu_grad_at_zero: Any = 0.0  # the subgradient ReLU′(0); leaky_relu uses its slope there
-
-
 class ActivationCache(NamedTuple):
     h: Array  # the pre-activation, (B, n)
     a: Array  # the activation, (B, n)
 
 
 def sigmoid(x: Array) -> Array:
-    """σ(x) = 1 / (1 + e⁻ˣ), evaluated without overflow for any x (e^(−|x|) ≤ 1)."""
-    xp = namespace_of(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(xp.greater_equal(x, 0), 1 / (1 + e), e / (1 + e))
+    """σ(x) = 1 / (1 + e⁻ˣ), without overflow for any x."""
+    return activations.sigmoid(namespace_of(x), x)
 
 
 def activation_forward(h: Array, act: Activation) -> tuple[Array, ActivationCache]:
-    """a = f(h) entry-wise."""
-    xp = namespace_of(h)
-    if act.name == "relu":
-        a = xp.where(xp.greater(h, 0), h, xp.zeros_like(h))
-    elif act.name == "leaky_relu":
-        a = xp.where(xp.greater(h, 0), h, act.leaky_slope * h)
-    elif act.name == "sigmoid":
-        a = sigmoid(h)
-    elif act.name == "tanh":
-        a = xp.tanh(h)
-    else:
-        a = h
+    """a = f(h) entry-wise, f from the table `activations.ACTIVATIONS`."""
+    a = act.rule.forward(namespace_of(h), h, act)
     return a, ActivationCache(h, a)
 
 
 def activation_derivative(cache: ActivationCache, act: Activation) -> Array:
     """f′(h) entry-wise: 1[h > 0] for ReLU (ReLU′(0) by convention), a(1 − a), 1 − a², ..."""
-    xp = namespace_of(cache.h)
-    h, a = cache
-    one, zero = xp.ones_like(h), xp.zeros_like(h)
-    if act.name == "relu":
-        at_zero = act.relu_grad_at_zero * one
-        return xp.where(xp.greater(h, 0), one, xp.where(xp.equal(h, 0), at_zero, zero))
-    if act.name == "leaky_relu":
-        return xp.where(
-            xp.greater(h, 0), one, act.leaky_slope * one
-        )  # slope at 0 too, as PyTorch does
-    if act.name == "sigmoid":
-        return a * (1 - a)
-    if act.name == "tanh":
-        return 1 - a * a
-    return one
+    return act.rule.derivative(namespace_of(cache.h), cache.h, cache.a, act)
 
 
 def activation_backward(da: Array, cache: ActivationCache, act: Activation) -> Array:
@@ -123,29 +89,17 @@ def log_softmax(z: Array) -> Array:
 
 def softmax(z: Array) -> Array:
     """ŷᵢ = exp(zᵢ) / Σₖ exp(zₖ) per row, computed from the shifted logits."""
-    xp = namespace_of(z)
-    e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
-    return e / xp.sum(e, axis=1, keepdims=True)
+    return activations.softmax(namespace_of(z), z)
 
 
 def output_forward(z: Array, output: str) -> Array:
-    """ŷ = softmax(z), σ(z) or z."""
-    if output == "softmax":
-        return softmax(z)
-    if output == "sigmoid":
-        return sigmoid(z)
-    return z
+    """ŷ = g(z): softmax(z), σ(z) or z (the table `activations.OUTPUTS`)."""
+    return activations.OUTPUTS[output].forward(namespace_of(z), z)
 
 
 def output_backward(dyhat: Array, yhat: Array, output: str) -> Array:
     """∂L/∂z from ∂L/∂ŷ: the softmax Jacobian ŷᵢ(δᵢⱼ − ŷⱼ), σ′ = ŷ(1 − ŷ), or the identity."""
-    xp = namespace_of(yhat)
-    if output == "softmax":
-        # Jacobian-vector product: Σᵢ ∂L/∂ŷᵢ ŷᵢ(δᵢⱼ − ŷⱼ) = ŷⱼ (∂L/∂ŷⱼ − Σᵢ ∂L/∂ŷᵢ ŷᵢ)
-        return yhat * (dyhat - xp.sum(dyhat * yhat, axis=1, keepdims=True))
-    if output == "sigmoid":
-        return dyhat * yhat * (1 - yhat)
-    return dyhat
+    return activations.OUTPUTS[output].backward(namespace_of(yhat), dyhat, yhat)
 
 
 # ------------------------------------------------------------------------------ the losses
@@ -159,7 +113,8 @@ def smooth_labels(y: Array, epsilon: Any, convention: Smoothing) -> Array:
     return (1 - epsilon) * y + epsilon * (1 - y) / (q - 1)
 
 
-def _reduce(per_instance: Array, reduction: Reduction) -> Any:
+def reduce_batch(per_instance: Array, reduction: Reduction) -> Any:
+    """L = the mean or the sum of the per-instance losses Lᵦ."""
     xp = namespace_of(per_instance)
     total = xp.sum(per_instance)
     return total / per_instance.shape[0] if reduction == "mean" else total
@@ -182,7 +137,8 @@ def cross_entropy_forward(
     """Lᵦ = −Σᵢ yˢᵢ ln ŷᵢ per row with ŷ = softmax(z); L = mean or sum of the Lᵦ."""
     xp = namespace_of(z)
     per_instance = -xp.sum(ys * log_softmax(z), axis=1)  # (B,)
-    return per_instance, _reduce(per_instance, reduction), LossCache(softmax(z), ys, reduction)
+    loss = reduce_batch(per_instance, reduction)
+    return per_instance, loss, LossCache(softmax(z), ys, reduction)
 
 
 def cross_entropy_of_probabilities(
@@ -193,12 +149,7 @@ def cross_entropy_of_probabilities(
     underflows)."""
     xp = namespace_of(yhat)
     losses = -xp.sum(ys * xp.log(yhat), axis=1)  # (B,)
-    return losses if per_instance else _reduce(losses, reduction)
-
-
-def reduce_batch(per_instance: Array, reduction: Reduction) -> Any:
-    """L = the mean or the sum of the per-instance losses Lᵦ."""
-    return _reduce(per_instance, reduction)
+    return losses if per_instance else reduce_batch(losses, reduction)
 
 
 def cross_entropy_backward(cache: LossCache) -> Array:
@@ -225,7 +176,7 @@ def squared_error_forward(
     xp = namespace_of(yhat)
     diff = yhat - y
     per_instance = xp.sum(diff * diff, axis=1) / 2  # (B,)
-    return per_instance, _reduce(per_instance, reduction), LossCache(yhat, y, reduction)
+    return per_instance, reduce_batch(per_instance, reduction), LossCache(yhat, y, reduction)
 
 
 def squared_error_backward(cache: LossCache) -> Array:
