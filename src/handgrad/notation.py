@@ -27,6 +27,11 @@ class Math:
         return Math(self.text + "ᵀ", self.latex + r"^{\top}")
 
 
+def format_shape(shape: tuple[int, ...]) -> str:
+    """'3' for a vector, '2×3' for a matrix, 'scalar' for a number."""
+    return "×".join(str(n) for n in shape) if shape else "scalar"
+
+
 def as_math(value: Math | str) -> Math:
     return value if isinstance(value, Math) else Math(value, value)
 

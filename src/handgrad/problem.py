@@ -62,17 +62,19 @@ class Problem:
         return int(self.x.shape[0])
 
     def to_dict(self) -> dict[str, Any]:
-        """The problem as understood: every default filled in, parameters and targets included."""
-        as_given = self.spec.to_dict()
-        as_given["params"] = {name: value.tolist() for name, value in self.params.items()}
+        """The problem as understood, as a problem document: every default filled in, the
+        parameters and the targets y written out; `load_problem` reads it back as the same
+        problem."""
+        document = self.spec.to_dict()
+        document["params"] = {name: value.tolist() for name, value in self.params.items()}
         rows = self.x.tolist(), self.y.tolist()
-        as_given["data"] = {
+        document["data"] = {
             "x": rows[0] if self.batched else rows[0][0],
             "y": rows[1] if self.batched else rows[1][0],
-            "label": self.spec.data.label,
         }
-        as_given["params_initialised"] = self.params_initialised
-        return as_given
+        if document.get("title") is None:
+            document.pop("title", None)
+        return document
 
 
 def default_problem_path() -> Path:

@@ -16,6 +16,14 @@ if TYPE_CHECKING:
 Section = Literal["forward", "backward", "update"]
 
 
+def plain(value: Any) -> Any:
+    """A recorded value as JSON-ready Python: a float, or nested lists of floats; None stays."""
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=float)
+    return float(array) if array.ndim == 0 else array.tolist()
+
+
 @dataclass(frozen=True)
 class Quantity:
     """One line of the worked solution: `symbol relation formula = value`."""

@@ -10,9 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from handgrad.derive.symbolic import check_backward
-from handgrad.notation import Math
+from handgrad.notation import Math, format_shape
 from handgrad.problem import Problem, load_problem
-from handgrad.render.numbers import format_shape
 from handgrad.solution import Solution
 from handgrad.solver import solve
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from handgrad.notation import format_shape
 from handgrad.precision import Precision
-from handgrad.render.numbers import format_number, format_shape, latex_precise, number_grid
+from handgrad.render.numbers import format_number, latex_precise, number_grid
 from handgrad.render.terminal import CHECK_LEGEND, describe_network, describe_problem
 from handgrad.solution import Quantity, Solution
 from handgrad.verify import passes

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from handgrad.errors import HandgradError
-from handgrad.render.numbers import format_number, format_shape
+from handgrad.notation import format_shape
+from handgrad.render.numbers import format_number
 from handgrad.render.terminal import ACTIVATION_NAMES
 from handgrad.solution import Solution
 

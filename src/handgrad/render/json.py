@@ -16,8 +16,14 @@ def solution_to_dict(solution: Solution) -> dict[str, Any]:
     def plain(value: Any) -> Any:
         return json_value(value, precision)
 
+    problem = solution.problem
+    as_understood = problem.to_dict()
+    as_understood["data"]["label"] = problem.spec.data.label  # as given, beside the y it means
+    if problem.spec.title is None:
+        as_understood["title"] = None
+    as_understood["params_initialised"] = problem.params_initialised
     return {
-        "problem": solution.problem.to_dict(),
+        "problem": as_understood,
         "precision": {"kind": precision.kind, "digits": precision.digits}
         if precision.kind == "digits"
         else {"kind": precision.kind},

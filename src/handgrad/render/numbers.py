@@ -24,11 +24,6 @@ def format_number(value: Any, digits: int) -> str:
     return f"{number:.{digits}g}"
 
 
-def format_shape(shape: tuple[int, ...]) -> str:
-    """'3' for a vector, '2×3' for a matrix, 'scalar' for a number."""
-    return "×".join(str(n) for n in shape) if shape else "scalar"
-
-
 def _kept(n: int, keep: int = KEEP, limit: int = ELLIPSIS_AFTER) -> list[int | None]:
     """Indices to show along an axis of length n; None marks the elided middle."""
     if n <= limit:

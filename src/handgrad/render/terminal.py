@@ -12,11 +12,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from handgrad.notation import format_shape
 from handgrad.precision import Precision
 from handgrad.render.numbers import (
     aligned_rows,
     format_number,
-    format_shape,
     number_grid,
     precise_entries,
 )
