@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 
 import handgrad
-from handgrad.verify import check_problem, jax_gradients, max_relative_error
+from handgrad.solver import check_problem
+from handgrad.verify import jax_gradients, max_relative_error
 from tests.strategies import problems
 
 KINKED = {

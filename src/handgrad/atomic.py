@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from handgrad.errors import HandgradError
+
 
 def atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call `write` on a temporary file beside `target`, sync it, and rename it over `target`.
@@ -29,3 +31,33 @@ def atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+class WriteError(HandgradError):
+    """A file that cannot be written: `reason` says why, the message names the file."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+
+def write_file(target: Path, data: str | bytes) -> Path:
+    """Write all of `data` (text as UTF-8) to the file `target`, atomically; returns the path
+    written. A symbolic link is written through to the file it names, never replaced; anything
+    that is not a regular file (a folder, a FIFO, a device) is refused. Errors name the file."""
+    named = target
+    target = target.expanduser()
+    if target.is_symlink():
+        target = target.resolve()
+    if target.is_dir():
+        raise WriteError(named, "is a folder; give a file name")
+    if target.exists() and not target.is_file():
+        raise WriteError(named, "is not a regular file (a device or a pipe); refused")
+    if not target.parent.is_dir():
+        raise WriteError(named, f"the folder {target.parent} does not exist")
+    payload = data if isinstance(data, bytes) else data.encode("utf-8")
+    try:
+        atomic_write(target, lambda stream: stream.write(payload))
+    except OSError as error:
+        raise WriteError(named, f"cannot write ({error.strerror})") from None
+    return target

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from handgrad.core import network, ops
+from handgrad.atomic import write_file
+from handgrad.core import network
 from handgrad.errors import HandgradError
 from handgrad.problem import Problem, validate_problem
 
@@ -60,9 +61,7 @@ class GenerateSettings:
 def hand_friendly(problem: Problem) -> list[str]:
     """Why a problem is not fit for hand calculation (empty when it is)."""
     arch = problem.architecture
-    target = ops.smooth_labels(problem.y, problem.spec.loss.label_smoothing,
-                               problem.spec.loss.smoothing)
-    fwd = network.forward(problem.params, problem.x, target, arch)
+    fwd = network.forward(problem.params, problem.x, problem.target, arch)
     bwd = network.backward(fwd, arch)
     reasons = []
     for layer, h in enumerate(fwd.h, start=1):
@@ -161,7 +160,6 @@ def write_set(
     documents: Sequence[dict[str, Any]], folder: Path, output_format: str, digits: int = 4
 ) -> list[Path]:
     """Problem files, answer keys and the exam sheet with its answer key; returns the paths."""
-    from handgrad.cli import write_output
     from handgrad.render.document import Heading, Paragraph, problem_blocks, solution_document
     from handgrad.solver import solve
 
@@ -178,8 +176,8 @@ def write_set(
             "problem": folder / f"problem-{stem}.toml",
             "answer": folder / f"answer-{stem}.json",
         }
-        write_output(toml_text(document), paths["problem"])
-        write_output(solution.to_json(), paths["answer"])
+        _write_text(paths["problem"], toml_text(document))
+        _write_text(paths["answer"], solution.to_json())
         written += paths.values()
         worked = solution_document(solution, digits)
         exam += [Heading(f"Problem {number}", 2), *problem_blocks(problem, digits),
@@ -202,17 +200,21 @@ def _demoted(blocks: list[Any]) -> list[Any]:
             for b in blocks]
 
 
+def _write_text(path: Path, text: str) -> None:
+    """A text file ending in a newline, written atomically."""
+    write_file(path, text if text.endswith("\n") else text + "\n")
+
+
 def _write_document(blocks: list[Any], stem: Path, output_format: str) -> Path:
-    from handgrad.cli import write_output
 
     if output_format == "latex":
         from handgrad.render.latex import write_latex
 
         path = stem.with_suffix(".tex")
-        write_output(write_latex(blocks), path)
+        _write_text(path, write_latex(blocks))
     else:
         from handgrad.render.markdown import write_markdown
 
         path = stem.with_suffix(".md")
-        write_output(write_markdown(blocks), path)
+        _write_text(path, write_markdown(blocks))
     return path

@@ -82,13 +82,34 @@ def default_problem_path() -> Path:
     return PROBLEMS_FOLDER / SEED_PROBLEM
 
 
+def example_names() -> list[str]:
+    """The shipped examples' names: homework3, deep_batch, regression."""
+    return sorted(path.stem for path in PROBLEMS_FOLDER.glob("*.toml"))
+
+
+def example_path(name: str) -> Path | None:
+    """The shipped example called `name` (with or without .toml), or None."""
+    stem = name[: -len(".toml")] if name.endswith(".toml") else name
+    return PROBLEMS_FOLDER / f"{stem}.toml" if stem in example_names() else None
+
+
+def problem_path(source: str | Path) -> Path:
+    """A problem file's path: the file itself when it exists, else the shipped example of that
+    name (so `homework3` works wherever a problem file is expected), else the path as given."""
+    path = Path(source)
+    if path.exists() or path.parent != Path("."):
+        return path
+    return example_path(path.name) or path
+
+
 def load_problem(source: str | Path | Mapping[str, Any] | None = None) -> Problem:
-    """Read and validate a problem from a TOML/JSON file or a dict; None loads the seed homework."""
+    """Read and validate a problem from a TOML/JSON file, a shipped example's name or a dict;
+    None loads the seed homework."""
     if source is None:
         source = default_problem_path()
     if isinstance(source, Mapping):
         return validate_problem(source, "<dict>")
-    path = Path(source)
+    path = problem_path(source)
     return validate_problem(read_document(path), str(path))
 
 
@@ -96,7 +117,10 @@ def read_document(path: Path) -> dict[str, Any]:
     """Parse a TOML file (or JSON, for a .json name) into a dict, with clear errors."""
     name = str(path)
     if not path.exists():
-        raise ProblemError(["the file does not exist"], name)
+        hint = ""
+        if path.parent == Path(".") and not path.suffix:
+            hint = f" (and no shipped example is called that: {', '.join(example_names())})"
+        raise ProblemError([f"the file does not exist{hint}"], name)
     if not path.is_file():
         raise ProblemError(["not a file (is it a folder?)"], name)
     try:
@@ -214,9 +238,10 @@ def _architecture(spec: ProblemSpec, problems: list[str]) -> Architecture:
     if loss.smoothing == "others" and net.layers[-1] < 2:
         problems.append("loss.smoothing: 'others' needs at least 2 classes (q ≥ 2)")
     hidden = Activation(net.activation, net.leaky_slope, net.relu_grad_at_zero)
-    return Architecture(
-        tuple(net.layers), hidden, net.output, net.layout, loss.kind, loss.reduction
-    )
+    kind = loss.kind
+    if kind == "cross_entropy" and net.output != "softmax":
+        kind = "squared_error"  # reported above and refused; this lets the data be checked too
+    return Architecture(tuple(net.layers), hidden, net.output, net.layout, kind, loss.reduction)
 
 
 def _data(
@@ -351,12 +376,12 @@ def initial_params(arch: Architecture, seed: int) -> dict[str, np.ndarray]:
     (Glorot) into other layers and the output; biases 0; drawn layer by layer, W1 first, from
     numpy's default_rng(seed)."""
     rng = np.random.default_rng(seed)
-    relu_like = arch.hidden.name in ("relu", "leaky_relu")
+    he = arch.hidden.rule.he_initialised
     params: dict[str, np.ndarray] = {}
     for layer in range(1, arch.depth + 1):
         fan_in, fan_out = arch.layers[layer - 1], arch.layers[layer]
         hidden_layer = layer < arch.depth
-        variance = 2 / fan_in if relu_like and hidden_layer else 2 / (fan_in + fan_out)
+        variance = 2 / fan_in if he and hidden_layer else 2 / (fan_in + fan_out)
         params[f"W{layer}"] = rng.normal(0.0, math.sqrt(variance), arch.weight_shape(layer))
         params[f"b{layer}"] = np.zeros(fan_out)
     return params

@@ -52,11 +52,53 @@ class Kink:
 
 @dataclass(frozen=True)
 class GradientCheck:
-    """Largest relative error of each parameter gradient against an independent method."""
+    """Largest relative error of each parameter gradient against an independent method, and the
+    tolerance that method is held to: the verdict travels with the numbers."""
 
-    method: str  # "finite_differences", "torch", "jax"
+    method: str  # "finite_differences", "torch", "jax", "float64_vs_exact", ...
     errors: dict[str, float]  # dW1 -> max |approx − exact| / max |exact|
     checked: dict[str, tuple[int, int]] = field(default_factory=dict)  # entries checked / total
+    tolerance: float = 0.0  # an error passes when it is below this
+
+    def passes(self, gradient: str) -> bool:
+        """Whether one gradient's error is within the tolerance."""
+        return self.errors[gradient] < self.tolerance
+
+    @property
+    def passed(self) -> bool:
+        return all(self.passes(name) for name in self.errors)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Every gradient of a problem against every available independent method."""
+
+    problem: Problem
+    checks: tuple[GradientCheck, ...]
+    unavailable: dict[str, str]  # method -> how to install it
+    kinks: tuple[Kink, ...]
+
+    def failures(self) -> list[tuple[str, str, float]]:
+        return [
+            (c.method, name, error)
+            for c in self.checks
+            for name, error in c.errors.items()
+            if not c.passes(name)
+        ]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "problem": self.problem.name,
+            "passed": self.passed,
+            "tolerances": {c.method: c.tolerance for c in self.checks},
+            "checks": {c.method: dict(c.errors) for c in self.checks},
+            "unavailable": dict(self.unavailable),
+            "kinks": [{"quantity": k.key, "index": list(k.index)} for k in self.kinks],
+        }
 
 
 @dataclass(frozen=True)

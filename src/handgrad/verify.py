@@ -8,13 +8,12 @@ with `core` except the problem's numbers. Both libraries are imported only when 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from handgrad.problem import Problem
-from handgrad.solution import GradientCheck, Kink
+from handgrad.solution import GradientCheck
 
 FD_STEP = 1e-6
 FD_MAX_ENTRIES = 256  # per parameter; larger parameters are checked on a seeded random sample
@@ -26,6 +25,9 @@ FD_FLOOR = 1e-4
 # is exactly 0 in theory comes out as ±1e-17 noise in each. Below this floor (times max(1, |L|))
 # differences are compared on the floor's scale, which still exposes any real error.
 FRAMEWORK_FLOOR = 1e-6
+# What each method's relative error must stay below; float64 is two float64 runs of one formula
+# (the agreement of the float64 solution with the exact or N-digit one).
+TOLERANCES = {"finite_differences": 1e-5, "torch": 1e-9, "jax": 1e-9, "float64": 1e-10}
 
 
 def max_relative_error(approx: np.ndarray, exact: np.ndarray, floor: float = 0.0) -> float:
@@ -75,7 +77,7 @@ def finite_difference_check(
             approx[k] = (upper - lower) / (2 * step)
         errors[f"d{name}"] = max_relative_error(approx, exact.reshape(-1)[flat_indices], floor)
         checked[f"d{name}"] = (len(flat_indices), value.size)
-    return GradientCheck("finite_differences", errors, checked)
+    return GradientCheck("finite_differences", errors, checked, TOLERANCES["finite_differences"])
 
 
 def compare(
@@ -88,7 +90,8 @@ def compare(
     """A GradientCheck of the engine's gradients against a reference framework's."""
     floor = FRAMEWORK_FLOOR * max(1.0, abs(loss)) * max(1.0, input_scale)
     errors = {name: max_relative_error(reference[name], grads[name], floor) for name in grads}
-    return GradientCheck(method, errors, {n: (g.size, g.size) for n, g in grads.items()})
+    checked = {n: (g.size, g.size) for n, g in grads.items()}
+    return GradientCheck(method, errors, checked, TOLERANCES[method])
 
 
 def _smoothed_targets(problem: Problem) -> np.ndarray:
@@ -199,63 +202,4 @@ def framework_available(name: str) -> bool:
     return find_spec(name) is not None
 
 
-TOLERANCES = {"finite_differences": 1e-5, "torch": 1e-9, "jax": 1e-9, "float64": 1e-10}
-
-
-def passes(method: str, error: float) -> bool:
-    """Whether a relative error is within its method's tolerance (float64_vs_* use float64's)."""
-    return error < TOLERANCES.get(method, TOLERANCES["float64"])
-
-
 INSTALL_HINTS = {"torch": "pip install 'handgrad[torch]'", "jax": "pip install 'handgrad[jax]'"}
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    """Every gradient of a problem against every available independent method."""
-
-    problem: Problem
-    checks: tuple[GradientCheck, ...]
-    unavailable: dict[str, str]  # method -> how to install it
-    kinks: tuple[Kink, ...]
-
-    def failures(self) -> list[tuple[str, str, float]]:
-        return [
-            (c.method, name, error)
-            for c in self.checks
-            for name, error in c.errors.items()
-            if not passes(c.method, error)
-        ]
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "problem": self.problem.name,
-            "passed": self.passed,
-            "tolerances": {c.method: TOLERANCES[c.method] for c in self.checks},
-            "checks": {c.method: dict(c.errors) for c in self.checks},
-            "unavailable": dict(self.unavailable),
-            "kinks": [{"quantity": k.key, "index": list(k.index)} for k in self.kinks],
-        }
-
-
-def check_problem(source: Problem | Any) -> CheckReport:
-    """Solve the problem, then compare its gradients with finite differences, torch and jax."""
-    from handgrad.solver import solve
-
-    solution = solve(source)
-    problem = solution.problem
-    grads = solution.backward
-    ours = {f"d{name}": np.asarray(grads[f"d{name}"]) for name in problem.params}
-    checks = list(solution.checks)
-    unavailable = {}
-    for method, compute in (("torch", torch_gradients), ("jax", jax_gradients)):
-        if framework_available(method):
-            scale = float(np.max(np.abs(problem.x)))
-            checks.append(compare(method, compute(problem)[1], ours, solution.history[0], scale))
-        else:
-            unavailable[method] = INSTALL_HINTS[method]
-    return CheckReport(problem, tuple(checks), unavailable, solution.kinks)

@@ -127,7 +127,7 @@ ACTIVATIONS: dict[str, ActivationRule] = {
     ),
     "identity": ActivationRule(
         "identity", lambda xp, h, act: h, lambda xp, h, a, act: xp.ones_like(h),
-        "", "", "identity (none)",
+        "", "", "identity",
         "1", "1",
         "the identity's derivative is 1",
         piecewise_linear=False, he_initialised=False,
@@ -172,7 +172,7 @@ OUTPUTS: dict[str, OutputRule] = {
     ),
     "identity": OutputRule(
         "identity", lambda xp, z: z, lambda xp, dyhat, yhat: dyhat,
-        "", "", "identity (none)",
+        "", "", "identity",
         "∂ŷᵢ/∂zⱼ = δᵢⱼ", "∂ŷ/∂z = I", r"\frac{\partial \hat{y}_i}{\partial z_j} = \delta_{ij}",
     ),
 }

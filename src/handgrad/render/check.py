@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from handgrad.render.terminal import CHECK_LEGEND
-from handgrad.verify import TOLERANCES, CheckReport, passes
+from handgrad.solution import CheckReport
 
 
 def report_text(report: CheckReport, width: int = 100) -> str:
@@ -21,12 +21,12 @@ def report_text(report: CheckReport, width: int = 100) -> str:
     table.add_column("gradient")
     for check in report.checks:
         name = check.method.replace("_", " ")
-        table.add_column(f"{name} (tol {TOLERANCES[check.method]:.0e})", justify="right")
+        table.add_column(f"{name} (tol {check.tolerance:.0e})", justify="right")
     for gradient in report.checks[0].errors:
         cells = []
         for check in report.checks:
-            error = check.errors[gradient]
-            cells.append(f"{error:.1e} {'✓' if passes(check.method, error) else '✗'}")
+            mark = "✓" if check.passes(gradient) else "✗"
+            cells.append(f"{check.errors[gradient]:.1e} {mark}")
         table.add_row(gradient, *cells)
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False)

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from handgrad import words
 from handgrad.notation import format_shape
 from handgrad.precision import Precision
 from handgrad.render.numbers import format_number, latex_precise, number_grid
 from handgrad.render.terminal import CHECK_LEGEND, describe_network, describe_problem
 from handgrad.solution import Quantity, Solution
-from handgrad.verify import passes
 
 if TYPE_CHECKING:
     from handgrad.problem import Problem
@@ -148,11 +148,10 @@ def given_values(problem: Problem, digits: int) -> MathItems:
 
 def problem_blocks(problem: Problem, digits: int = 6) -> list[Block]:
     """A problem as set to a student: the network, its conventions and the given values."""
-    from handgrad.solver import conventions
 
     return [
         Paragraph((describe_problem(problem),)),
-        Bullets(tuple(conventions(problem))),
+        Bullets(tuple(words.conventions(problem))),
         given_values(problem, digits),
     ]
 
@@ -211,7 +210,7 @@ def solution_document(solution: Solution, digits: int = 6) -> list[Block]:
     check_rows: list[tuple[str, ...]] = []
     for name in first.errors:
         cells = [
-            f"{c.errors[name]:.1e} {'✓' if passes(c.method, c.errors[name]) else '✗'}"
+            f"{c.errors[name]:.1e} {'✓' if c.passes(name) else '✗'}"
             for c in solution.checks
         ]
         done, total = first.checked[name]

@@ -16,7 +16,6 @@ import numpy as np
 from handgrad.errors import HandgradError
 from handgrad.notation import format_shape
 from handgrad.render.numbers import format_number
-from handgrad.render.terminal import ACTIVATION_NAMES
 from handgrad.solution import Solution
 
 FORWARD = {"color": "#1f2937"}
@@ -116,7 +115,7 @@ def solution_graph(solution: Solution, digits: int = 3) -> Any:
         graph.edge(out_key, f"lin{layer}", label=f"{upstream}\n{gradient}", **BACKWARD)
         if layer < arch.depth:
             act_key = f"a{layer}"
-            op(f"act{layer}", ACTIVATION_NAMES[arch.hidden.name])
+            op(f"act{layer}", arch.hidden.rule.label)
             graph.edge(out_key, f"act{layer}", **FORWARD)
             data(act_key, upper(act_key), fwd[act_key])
             graph.edge(f"act{layer}", act_key, **FORWARD)

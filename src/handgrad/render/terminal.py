@@ -21,7 +21,6 @@ from handgrad.render.numbers import (
     precise_entries,
 )
 from handgrad.solution import Quantity, Solution
-from handgrad.verify import passes
 
 CHECK_LEGEND = (
     "relative error = max |reference − ours| / max(max |reference|, max |ours|, floor) over a "
@@ -30,13 +29,6 @@ CHECK_LEGEND = (
     "noise"
 )
 FORMULA_MIN_WIDTH = 18  # the formula column may wrap down to this to leave room for values
-ACTIVATION_NAMES = {
-    "relu": "ReLU",
-    "leaky_relu": "leaky ReLU",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "identity": "identity",
-}
 
 
 def _titled_table(title: str, style: box.Box, show_lines: bool = False) -> Table:
@@ -78,7 +70,7 @@ def describe_problem(problem: Any) -> str:
     parts = [" → ".join(map(str, arch.layers))]
     if hidden_count:
         plural = "s" if hidden_count > 1 else ""
-        parts.append(f"{ACTIVATION_NAMES[arch.hidden.name]} hidden layer{plural}")
+        parts.append(f"{arch.hidden.rule.label} hidden layer{plural}")
     parts.append(f"{arch.output} output")
     if arch.loss == "cross_entropy":
         parts.append(f"cross-entropy, ε = {loss.label_smoothing:g}")
@@ -189,7 +181,7 @@ def _checks(solution: Solution) -> Table:
         cells = []
         for check in solution.checks:
             error = check.errors[name]
-            ok = "✓" if passes(check.method, error) else "✗"
+            ok = "✓" if check.passes(name) else "✗"
             cells.append(f"{error:.1e} {ok}")
         done, total = first.checked[name]
         table.add_row(name, *cells, f"{done}/{total}" if done < total else str(total))

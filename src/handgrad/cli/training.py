@@ -11,43 +11,23 @@ from typing import Any
 
 import click
 
-from handgrad.cli import app, format_option, write_output
+from handgrad.cli.common import format_option, parse_layers, write_output
+from handgrad.core.activations import ACTIVATION_NAMES, OUTPUT_NAMES
 from handgrad.errors import HandgradError
 
-ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "identity"]
 
-
-def parse_layers(text: str | None) -> list[int | None] | None:
-    """'4,16,3' → [4, 16, 3]; '...,32,...' → [None, 32, None] (input and output from the data)."""
-    if text is None:
-        return None
-    sizes: list[int | None] = []
-    for index, part in enumerate(p.strip() for p in text.split(",")):
-        if part == "..." and index in (0, len(text.split(",")) - 1):
-            sizes.append(None)
-            continue
-        if not part.isdigit() or int(part) < 1:
-            raise HandgradError(
-                f"--layers {text}: {part!r} is not a layer size; give positive integers"
-                " separated by commas, with ... for the input or output size from the data"
-            )
-        sizes.append(int(part))
-    if len(sizes) < 2:
-        raise HandgradError(f"--layers {text}: give at least the input and output sizes")
-    return sizes
-
-
-@app.command()
+@click.command()
 @click.option("--data", default="digits", show_default=True,
               help="digits, iris, wine, breast_cancer, mnist (5,000 images), or a CSV/NPZ file.")
 @click.option("--target", help="The label column (CSV) or array (NPZ; default y) of your file.")
 @click.option("--layers", help="Layer sizes d,n1,...,q; ... takes d or q from the data "
               "(e.g. ...,32,...). Default: d,256,q.")
-@click.option("--activation", type=click.Choice(ACTIVATIONS), default="relu", show_default=True)
+@click.option("--activation", type=click.Choice(ACTIVATION_NAMES), default="relu",
+              show_default=True)
 @click.option("--leaky-slope", type=float, default=0.01, show_default=True)
 @click.option("--loss", type=click.Choice(["cross_entropy", "squared_error"]),
               default="cross_entropy", show_default=True)
-@click.option("--output-activation", type=click.Choice(["softmax", "sigmoid", "identity"]),
+@click.option("--output-activation", type=click.Choice(OUTPUT_NAMES),
               default="softmax", show_default=True, help="ŷ = g(z); cross-entropy needs softmax.")
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True, help="ε")
 @click.option("--smoothing", type=click.Choice(["uniform", "others"]), default="uniform",
@@ -153,7 +133,7 @@ def _save_run(result: Any, folder: Path, plot: bool) -> None:
                        f"{result.dataset}: test part")
 
 
-@app.command()
+@click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("rows", type=click.Path(path_type=Path))
 @format_option(["terminal", "csv", "json"], "terminal", "How to give the predictions.")
