@@ -17,8 +17,10 @@ import tomllib
 import numpy as np
 import pytest
 
+from handgrad.core import network
+from handgrad.errors import ProblemError
 from handgrad.generate import GenerateSettings, generate, hand_friendly, toml_text, write_set
-from handgrad.grade import CAUSES, AnswerError, Tolerance, grade
+from handgrad.grade import CAUSES, AnswerError, Tolerance, grade, grade_document, grade_file
 from handgrad.problem import default_problem_path, load_problem, validate_problem
 from handgrad.solver import solve
 
@@ -64,6 +66,19 @@ def hand(doc: dict, **override: object) -> dict:
     return v
 
 
+def hand_steps(doc: dict, steps: int, **override: object) -> dict:
+    """`hand` for a problem of several steps: the first step as `hand` computes it (with any
+    `override`), then steps − 1 more by the same NumPy lines, each from the gradients at that
+    step's parameters; the update and its loss are those after the last step."""
+    first = hand(doc, **override)
+    last = first
+    for _ in range(steps - 1):
+        params = {k: last[f"new_{k}"] for k in ("W1", "b1", "W2", "b2")}
+        last = hand({**doc, "params": params})
+    after = ("new_W1", "new_b1", "new_W2", "new_b2", "new_loss")
+    return {**first, **{k: last[k] for k in after}}
+
+
 def answer_of(values: dict) -> dict:
     forward = {k: values[k].tolist() for k in ("h1", "a1", "z", "yhat", "ys")}
     forward["loss"] = float(values["loss"])
@@ -103,14 +118,14 @@ def test_the_hand_computation_is_the_seed_solution():
 @pytest.mark.parametrize("doc", [*problems(5), SEED_DOC], ids=lambda d: d["title"])
 def test_a_correct_answer_is_fully_correct(doc):
     problem = validate_problem(doc, "p")
-    report = grade(problem, answer_of(hand(doc)))
+    report = grade_document(problem, answer_of(hand(doc)))
     assert report.summary == {"correct": 18, "carried_forward": 0, "wrong": 0, "missing": 0}
     assert report.first_wrong is None
 
 
 def _inject(doc: dict, **override) -> tuple:
     problem = validate_problem(doc, "p")
-    return grade(problem, answer_of(hand(doc, **override))), hand(doc)
+    return grade_document(problem, answer_of(hand(doc, **override))), hand(doc)
 
 
 CASES = {
@@ -188,7 +203,7 @@ def test_reduction_on_a_batch():
     answer = {s: truth[s] for s in ("forward", "backward", "update")}
     batch = problem.batch_size
     answer["backward"] = {"dz": (np.array(truth["backward"]["dz"]) * batch).tolist()}
-    report = grade(problem, answer)
+    report = grade_document(problem, answer)
     assert item(report, "backward.dz").cause == "reduction"
 
 
@@ -201,7 +216,7 @@ def test_no_update_and_updated_frozen():
         values = hand(doc)  # W1 updated although the problem freezes it
         answer = answer_of(values)
         answer["update"] = {"W1": values["new_W1"].tolist()}
-        report = grade(validate_problem(frozen, "p"), answer)
+        report = grade_document(validate_problem(frozen, "p"), answer)
         assert item(report, "update.W1").cause == "updated_frozen"
 
 
@@ -211,9 +226,41 @@ def test_several_steps_are_graded_as_several():
     params, eta = truth["problem"]["params"], truth["problem"]["optimizer"]["learning_rate"]
     one_step = {k: (np.array(v) - eta * np.array(truth["backward"][f"d{k}"])).tolist()
                 for k, v in params.items()}
-    report = grade(problem, {"update": one_step})
+    report = grade_document(problem, {"update": one_step})
     assert report.summary["wrong"] == 6 and report.summary["correct"] == 0
-    assert grade(problem, {"update": truth["update"]}).summary["correct"] == 7
+    assert grade_document(problem, {"update": truth["update"]}).summary["correct"] == 7
+
+
+def test_many_steps_run_the_descent_once_per_answer(monkeypatch):
+    steps = 2000
+    doc = json.loads(json.dumps(SEED_DOC))
+    doc["optimizer"]["steps"] = steps
+    problem = validate_problem(doc, "p")
+    solution = solve(problem)
+    calls = []
+    forward = network.forward
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(network, "forward", counted)
+    report = grade_document(problem, answer_of(hand_steps(doc, steps)), solution=solution)
+    assert report.summary == {"correct": 18, "carried_forward": 0, "wrong": 0, "missing": 0}
+    # the S − 1 steps after the student's first run once for all four parameters (a forward
+    # each), then one forward for the loss after them; once per parameter would be 4(S − 1)
+    assert len(calls) <= steps + 2
+
+    calls.clear()
+    slipped = hand(doc)["dW1"].copy()
+    slipped[1, 1] += 0.5  # the active hidden unit: the slip changes every later step
+    values = hand_steps(doc, steps, dW1=slipped)
+    report = grade_document(problem, answer_of(values), solution=solution)
+    statuses = status_of(report)
+    assert statuses["backward.dW1"] == "wrong" and report.summary["wrong"] == 1
+    # every parameter's S steps start from the student's dW1, not only W1's
+    assert all(statuses[f"update.{k}"] == "carried_forward" for k in ("W1", "b1", "W2", "b2"))
+    assert len(calls) <= steps + 2
 
 
 def test_a_slip_in_a_batch_is_carried_through_the_per_instance_losses():
@@ -227,20 +274,48 @@ def test_a_slip_in_a_batch_is_carried_through_the_per_instance_losses():
     losses = -(ys * np.log(yhat)).sum(axis=1)
     answer = {"forward": {"z": z.tolist(), "yhat": yhat.tolist(), "losses": losses.tolist(),
                           "loss": float(losses.mean())}}
-    statuses = status_of(grade(problem, answer))
+    statuses = status_of(grade_document(problem, answer))
     assert statuses["forward.z"] == "wrong"
     assert statuses["forward.yhat"] == statuses["forward.losses"] == "carried_forward"
     assert statuses["forward.loss"] == "carried_forward"
 
 
+def test_grade_takes_loaded_values_and_holds_them_to_the_solutions_names():
+    doc = problems(1, seed=4)[0]
+    problem = validate_problem(doc, "p")
+    values = hand(doc)
+    answer = {("forward", "h1"): values["h1"], ("backward", "dW1"): values["dW1"].T}
+    report = grade(problem, answer)
+    assert item(report, "forward.h1").status == "correct"
+    assert item(report, "backward.dW1").cause == "transposed"
+    assert report.summary["missing"] == 16
+    with pytest.raises(AnswerError, match="did you mean 'h1'"):
+        grade(problem, {("forward", "h"): values["h1"]})
+    with pytest.raises(AnswerError, match=r"forward.z: shape \(2,\), expected \(3,\)"):
+        grade(problem, {("forward", "z"): np.zeros(2)})
+    with pytest.raises(TypeError, match="grade_document"):  # one entry point per kind
+        grade(problem, {"forward": {"h1": values["h1"].tolist()}})
+
+
+def test_grade_file_reads_toml_and_names_a_missing_file(tmp_path):
+    z = hand(SEED_DOC)["z"]
+    (tmp_path / "a.toml").write_text(f"[forward]\nz = {z.tolist()}\n")
+    report = grade_file(load_problem(), tmp_path / "a.toml")
+    assert report.summary["correct"] == 1 and item(report, "forward.z").status == "correct"
+    with pytest.raises(AnswerError, match="gives no quantities"):
+        grade_document(load_problem(), {"problem": {}})  # a solver file's other keys only
+    with pytest.raises(ProblemError, match=r"none\.toml: the file does not exist"):
+        grade_file(load_problem(), tmp_path / "none.toml")
+
+
 def test_fractions_are_numbers_and_deep_nesting_is_an_error():
-    report = grade(load_problem(), {"forward": {"ys": ["4/5", "1/10", "1/10"]}})
+    report = grade_document(load_problem(), {"forward": {"ys": ["4/5", "1/10", "1/10"]}})
     assert report.summary["correct"] == 1
     deep: object = 1.0
     for _ in range(3000):
         deep = [deep]
     with pytest.raises(AnswerError, match="nested too deeply"):
-        grade(load_problem(), {"forward": {"h1": deep}})
+        grade_document(load_problem(), {"forward": {"h1": deep}})
 
 
 def test_every_cause_code_is_exercised_by_these_tests():
@@ -254,7 +329,7 @@ def test_one_early_mistake_is_carried_forward_not_punished_again():
         right = hand(doc)
         slipped = right["z"].copy()
         slipped[np.argmax(slipped)] += 0.5  # the largest logit: the slip shows everywhere after
-        report = grade(validate_problem(doc, "p"), answer_of(hand(doc, z=slipped)))
+        report = grade_document(validate_problem(doc, "p"), answer_of(hand(doc, z=slipped)))
         statuses = status_of(report)
         assert statuses["forward.z"] == "wrong"
         assert report.first_wrong.name == "z"
@@ -279,20 +354,21 @@ def test_decimals_accept_rounding_that_earlier_rounding_propagates():
         rounded[name] = np.round(hand(doc, **rounded)[name], 2)
     answer = answer_of(hand(doc, **rounded))
     problem = validate_problem(doc, "p")
-    strict = grade(problem, answer, Tolerance(decimals=2))
+    strict = grade_document(problem, answer, Tolerance(decimals=2))
     assert strict.summary["wrong"] == 0 and strict.summary["carried_forward"] == 0
-    assert grade(problem, answer, Tolerance(rtol=1e-6)).summary["wrong"] > 0
+    assert grade_document(problem, answer, Tolerance(rtol=1e-6)).summary["wrong"] > 0
     worse = dict(answer)
     worse["forward"] = {**answer["forward"], "z": (np.array(answer["forward"]["z"]) + 0.02)
                         .tolist()}
-    assert item(grade(problem, worse, Tolerance(decimals=2)), "forward.z").status == "wrong"
+    report = grade_document(problem, worse, Tolerance(decimals=2))
+    assert item(report, "forward.z").status == "wrong"
 
 
 def test_missing_quantities_are_missing_and_the_rest_graded():
     doc = problems(1)[0]
     answer = answer_of(hand(doc))
     del answer["backward"]
-    report = grade(validate_problem(doc, "p"), answer)
+    report = grade_document(validate_problem(doc, "p"), answer)
     assert report.summary == {"correct": 11, "carried_forward": 0, "wrong": 0, "missing": 7}
 
 
@@ -311,7 +387,7 @@ def test_missing_quantities_are_missing_and_the_rest_graded():
 )
 def test_bad_answers_are_clear_errors(answer, message):
     with pytest.raises(AnswerError) as caught:
-        grade(load_problem(), answer)
+        grade_document(load_problem(), answer)
     assert message in str(caught.value)
 
 
@@ -396,7 +472,7 @@ def test_generated_files_solve_and_grade_their_own_keys_as_correct(tmp_path):
     for number in range(1, 13):
         stem = f"{number:02d}"
         problem = load_problem(tmp_path / f"problem-{stem}.toml")
-        report = grade(problem, tmp_path / f"answer-{stem}.json")
+        report = grade_file(problem, tmp_path / f"answer-{stem}.json")
         assert report.summary["correct"] == 18, number
 
 

@@ -7,20 +7,26 @@ Each quantity of the worked solution is judged in the order it is computed:
   give: rounding that earlier rounded values carry forward is not a mistake;
 - `carried_forward`: wrong, but what the student's own earlier values give (one early slip is
   not punished again at every later step);
-- `wrong`: neither; then the known mistakes (`MISTAKES`) are recomputed from the correct inputs
-  (and from the student's own) and the one the given value matches is named;
+- `wrong`: neither; then the quantity's known mistakes are recomputed from the correct inputs
+  (and from the student's own) and the one the given value matches is named (`CAUSES`);
 - `missing`: not given.
 
 "What the inputs give" is computed by the same formulas as the solver (`core.ops`,
 `core.network`), fed with the student's values where they gave them and the true values where
-they did not.
+they did not. Each quantity has a recipe (the quantities it is computed from and a formula) and
+a list of known mistakes (a cause code and the formula a student with that mistake applies);
+the formulas are the small callable classes below, built section by section.
+
+One entry point per kind of answer: `grade` takes values already loaded ({(section, name):
+array}), `grade_file` an answer file (the command line), `grade_document` a parsed document
+{section: {name: value}} (the playground server).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
@@ -30,13 +36,14 @@ import numpy as np
 from handgrad.core import network, ops
 from handgrad.errors import ProblemError, did_you_mean
 from handgrad.problem import Problem
-from handgrad.solution import Quantity, Solution
+from handgrad.solution import Quantity, Section, Solution, plain
 
-SECTIONS = ("forward", "backward", "update")
+SECTIONS: tuple[Section, ...] = ("forward", "backward", "update")
 SOLVER_KEYS = ("problem", "precision", "conventions", "history", "checks", "kinks")
 Status = Literal["correct", "carried_forward", "wrong", "missing"]
 Key = tuple[str, str]  # (section, name)
 Values = dict[Key, np.ndarray]
+Answer = Mapping[Key, np.ndarray]  # what `grade` judges: {(section, name): value}
 
 EXPLANATIONS = {
     "smoothing_convention": "used the other label-smoothing convention (ε/(q−1) to each wrong "
@@ -67,24 +74,28 @@ class AnswerError(ProblemError):
 
 @dataclass(frozen=True)
 class Tolerance:
-    """`rtol`: |given − true| ≤ rtol·|true| + rtol·10⁻³·max(1, max |true|) entry by entry;
-    `decimals` K: |given − true| ≤ ½·10⁻ᴷ (answers rounded to K decimals)."""
+    """How close a given value must be to count as right.
+
+    `rtol`: |given − true| ≤ rtol·|true| + rtol·10⁻³·max(1, max |true|) entry by entry;
+    `decimals` K: |given − true| ≤ ½·10⁻ᴷ (answers rounded to K decimals).
+    """
 
     rtol: float = 1e-3
     decimals: int | None = None
 
-    def close(self, given: np.ndarray, reference: np.ndarray, loose: float = 1.0) -> bool:
+    def close(self, given: np.ndarray, reference: np.ndarray) -> bool:
+        """Whether `given` is within the tolerance of `reference`, entry by entry."""
         g, r = np.asarray(given, float), np.asarray(reference, float)
         if g.shape != r.shape or not np.all(np.isfinite(r)):
             return False
         if self.decimals is not None:
-            allowed = 0.5 * 10.0 ** (-self.decimals) * loose * (1 + 1e-9)
+            allowed = 0.5 * 10.0 ** (-self.decimals) * (1 + 1e-9)
             return bool(np.all(np.abs(g - r) <= allowed))
         scale = max(1.0, float(np.max(np.abs(r)))) if r.size else 1.0
-        rtol = self.rtol * loose
-        return bool(np.all(np.abs(g - r) <= rtol * np.abs(r) + rtol * 1e-3 * scale))
+        return bool(np.all(np.abs(g - r) <= self.rtol * np.abs(r) + self.rtol * 1e-3 * scale))
 
     def describe(self) -> str:
+        """The tolerance in words, as the report shows it."""
         if self.decimals is not None:
             return f"answers rounded to {self.decimals} decimals (±½ in the last place)"
         return f"relative tolerance {self.rtol:g}"
@@ -92,6 +103,8 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class GradeItem:
+    """The verdict on one quantity: its status, the given and expected values, the cause."""
+
     section: str
     name: str
     status: Status
@@ -108,8 +121,8 @@ class GradeItem:
             "section": self.section,
             "name": self.name,
             "status": self.status,
-            "given": _plain(self.given),
-            "expected": _plain(self.expected),
+            "given": plain(self.given),
+            "expected": plain(self.expected),
             "cause": self.cause,
             "explanation": self.explanation,
         }
@@ -117,6 +130,8 @@ class GradeItem:
 
 @dataclass(frozen=True)
 class GradeReport:
+    """Every quantity's verdict, in the order the solution computes them."""
+
     problem: str
     tolerance: Tolerance
     items: list[GradeItem] = field(default_factory=list)
@@ -143,63 +158,101 @@ class GradeReport:
         }
 
 
-def _plain(value: Any) -> Any:
-    if value is None:
-        return None
-    array = np.asarray(value, float)
-    return float(array) if array.ndim == 0 else array.tolist()
+# ---------------------------------------------------------------- reading an answer
 
 
-# ---------------------------------------------------------------- reading an answer file
+NO_QUANTITIES = ("the answer gives no quantities: put them under [forward], [backward] and "
+                 "[update] with the solver's names")
 
 
-def load_answer(source: str | Path | Mapping[str, Any], solution: Solution) -> Values:
-    """The quantities an answer gives, checked against the solution's names and shapes."""
+def load_answer(path: str | Path, solution: Solution) -> Values:
+    """The quantities an answer file (TOML or JSON) gives, checked against the solution."""
     from handgrad.problem import read_document
 
-    if isinstance(source, Mapping):
-        document, where = dict(source), "<answer>"
-    else:
-        document, where = read_document(Path(source)), str(source)
+    return validate_answer(read_document(Path(path)), solution, str(path))
+
+
+def validate_answer(
+    document: Mapping[str, Any], solution: Solution, source: str = "<answer>"
+) -> Values:
+    """The quantities an answer document {section: {name: value}} gives, checked against the
+    solution's names and shapes; every problem is reported at once."""
     problems: list[str] = []
     answer: Values = {}
     for section, content in document.items():
         if section in SOLVER_KEYS:
             continue  # the rest of a `solve --format json` file: not graded
         if section not in SECTIONS:
-            problems.append(
-                f"'{section}' is not a section of an answer; use [forward], [backward] and"
-                f" [update]{did_you_mean(section, SECTIONS)}"
-            )
+            problems.append(_unknown_section(section))
             continue
         if not isinstance(content, Mapping):
             problems.append(f"[{section}] must be a table of quantities, not a single value")
             continue
-        expected = solution.section(section)  # type: ignore[arg-type]
+        expected = solution.section(section)
         for name, value in content.items():
             key = f"{section}.{name}"
             if name not in expected:
-                problems.append(
-                    f"{key}: not a quantity of this problem's {section} section (it has "
-                    f"{', '.join(expected)}){did_you_mean(name, expected)}"
-                )
+                problems.append(_unknown_name(section, name, expected))
                 continue
             array = _numbers(value, key, problems)
             if array is None:
                 continue
-            want = np.shape(expected[name])
-            if array.shape != want and not (array.ndim == 2 and array.shape == want[::-1]):
-                problems.append(
-                    f"{key}: shape {array.shape or 'scalar'}, expected {want or 'a number'}"
-                )
+            wrong_shape = _shape_problem(key, array, expected[name])
+            if wrong_shape:
+                problems.append(wrong_shape)
                 continue
             answer[(section, name)] = array
     if problems:
-        raise AnswerError(problems, where)
+        raise AnswerError(problems, source)
     if not answer:
-        raise AnswerError(["the answer gives no quantities: put them under [forward], "
-                           "[backward] and [update] with the solver's names"], where)
+        raise AnswerError([NO_QUANTITIES], source)
     return answer
+
+
+def _checked(answer: Answer, solution: Solution) -> Values:
+    """An already-loaded answer as float arrays, held to the same names and shapes as a file."""
+    if not all(isinstance(key, tuple) and len(key) == 2 for key in answer):
+        raise TypeError("grade takes {(section, name): value}; grade a document "
+                        "{section: {name: value}} with grade_document, a file with grade_file")
+    problems: list[str] = []
+    values: Values = {}
+    for (section, name), value in answer.items():
+        if section not in SECTIONS:
+            problems.append(_unknown_section(section))
+            continue
+        expected = solution.section(section)
+        if name not in expected:
+            problems.append(_unknown_name(section, name, expected))
+            continue
+        array = np.asarray(value, float)
+        wrong_shape = _shape_problem(f"{section}.{name}", array, expected[name])
+        if wrong_shape:
+            problems.append(wrong_shape)
+            continue
+        values[(section, name)] = array
+    if problems:
+        raise AnswerError(problems, "<answer>")
+    if not values:
+        raise AnswerError([NO_QUANTITIES], "<answer>")
+    return values
+
+
+def _unknown_section(section: str) -> str:
+    return (f"'{section}' is not a section of an answer; use [forward], [backward] and"
+            f" [update]{did_you_mean(section, SECTIONS)}")
+
+
+def _unknown_name(section: str, name: str, expected: Mapping[str, Any]) -> str:
+    return (f"{section}.{name}: not a quantity of this problem's {section} section (it has "
+            f"{', '.join(expected)}){did_you_mean(name, expected)}")
+
+
+def _shape_problem(key: str, array: np.ndarray, expected: Any) -> str | None:
+    """Why `array` cannot stand for `expected`, or None; a transposed matrix is graded."""
+    want = np.shape(expected)
+    if array.shape != want and not (array.ndim == 2 and array.shape == want[::-1]):
+        return f"{key}: shape {array.shape or 'scalar'}, expected {want or 'a number'}"
+    return None
 
 
 def _numbers(value: Any, key: str, problems: list[str]) -> np.ndarray | None:
@@ -233,25 +286,483 @@ def _numbers(value: Any, key: str, problems: list[str]) -> np.ndarray | None:
 
 
 # ------------------------------------------------------- recomputing from given inputs
+#
+# A formula maps the values at hand ({key: rows}) to one quantity in row form: (B, n) for
+# per-instance quantities, parameters, gradients and losses as they are. It reads only the keys
+# its recipe names (a recipe's formula gets exactly those); a mistake's formula gets every
+# value computed so far, either the true ones or the student's.
+
+Rows = Mapping[Key, np.ndarray]
+Formula = Callable[[Rows], np.ndarray]
+
+Z, YHAT, YS = ("forward", "z"), ("forward", "yhat"), ("forward", "ys")
+LOSS, LOSSES = ("forward", "loss"), ("forward", "losses")
+DZ, DYHAT = ("backward", "dz"), ("backward", "dyhat")
 
 
-Formula = Callable[..., Any]  # (values: Values) -> the quantity, in row form
-Recipe = tuple[tuple[Key, ...], Formula]
-Mistake = tuple[str, Formula]
+@dataclass(frozen=True)
+class Recipe:
+    """How a quantity is computed: the quantities it is computed from, and the formula."""
+
+    inputs: tuple[Key, ...]
+    formula: Formula
 
 
-class _Formulas:
-    """Each quantity as a function of the quantities it is computed from, in row form."""
+@dataclass(frozen=True)
+class Mistake:
+    """A known wrong way to a quantity: the cause code and the formula that mistake applies."""
+
+    cause: str
+    formula: Formula
+
+
+@dataclass
+class _Section:
+    """The recipes and known mistakes of one section's quantities."""
+
+    recipes: dict[Key, Recipe] = field(default_factory=dict)
+    mistakes: dict[Key, list[Mistake]] = field(default_factory=dict)
+
+
+# The formulas: small frozen dataclasses called with the values. A mistake is often the right
+# formula with one field changed (another layout, reduction or target): `replace(right, ...)`,
+# which mypy checks field by field.
+
+
+@dataclass(frozen=True)
+class Given:
+    """A quantity passed on as it is (the mistake of leaving a step out)."""
+
+    key: Key
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        return v[self.key]
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A value no quantity changes: a target, or a parameter as it was before the step."""
+
+    value: np.ndarray
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """c · f: another formula times a constant (a flipped sign, a factor of B, a log base)."""
+
+    formula: Formula
+    factor: float
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        return self.formula(v) * self.factor
+
+
+@dataclass(frozen=True)
+class Linear:
+    """h = Wᵀa + b (in_out) or Wa + b (out_in), a the layer's input (a(l−1), or x)."""
+
+    inputs: Formula
+    W: np.ndarray
+    b: np.ndarray
+    layout: ops.Layout
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        return np.asarray(ops.linear_forward(self.inputs(v), self.W, self.b, self.layout)[0])
+
+
+@dataclass(frozen=True)
+class Activate:
+    """a = f(h), the hidden activation."""
+
+    h: Key
+    act: ops.Activation
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        return np.asarray(ops.activation_forward(v[self.h], self.act)[0])
+
+
+@dataclass(frozen=True)
+class Output:
+    """ŷ = g(z): softmax, σ or the identity of a vector (z, or a hidden one by mistake)."""
+
+    logits: Key
+    function: str
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        return np.asarray(ops.output_forward(v[self.logits], self.function))
+
+
+@dataclass(frozen=True)
+class CrossEntropy:
+    """L = mean or sum of Lᵦ = −Σᵢ yˢᵢ ln ŷᵢ (or the Lᵦ themselves), from the given ŷ."""
+
+    target: Formula
+    reduction: ops.Reduction
+    per_instance: bool = False
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        return np.asarray(ops.cross_entropy_of_probabilities(
+            v[YHAT], self.target(v), self.reduction, self.per_instance))
+
+
+@dataclass(frozen=True)
+class SquaredError:
+    """L = mean or sum of Lᵦ = ½ Σᵢ (ŷᵢ − yᵢ)² (or the Lᵦ themselves)."""
+
+    y: np.ndarray
+    reduction: ops.Reduction
+    per_instance: bool = False
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        losses, loss, _ = ops.squared_error_forward(v[YHAT], self.y, self.reduction)
+        return np.asarray(losses if self.per_instance else loss)
+
+
+@dataclass(frozen=True)
+class BatchLoss:
+    """L = mean or sum of the Lᵦ the student wrote."""
+
+    reduction: ops.Reduction
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        return np.asarray(ops.reduce_batch(v[LOSSES], self.reduction))
+
+
+@dataclass(frozen=True)
+class SoftmaxCrossEntropyGrad:
+    """∂L/∂z = ŷ − yˢ (scaled by the reduction): softmax and cross-entropy fused."""
+
+    target: Formula
+    reduction: ops.Reduction
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        cache = ops.LossCache(v[YHAT], self.target(v), self.reduction)
+        return np.asarray(ops.softmax_cross_entropy_backward(cache))
+
+
+@dataclass(frozen=True)
+class SquaredErrorGrad:
+    """∂L/∂ŷ = ŷ − y (scaled by the reduction)."""
+
+    y: np.ndarray
+    reduction: ops.Reduction
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        cache = ops.LossCache(v[YHAT], self.y, self.reduction)
+        return np.asarray(ops.squared_error_backward(cache))
+
+
+@dataclass(frozen=True)
+class OutputGrad:
+    """∂L/∂z from ∂L/∂ŷ through the output function's Jacobian."""
+
+    function: str
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        return np.asarray(ops.output_backward(v[DYHAT], v[YHAT], self.function))
+
+
+LinearPart = Literal["da", "dW", "db"]
+LINEAR_PARTS: tuple[LinearPart, ...] = ("da", "dW", "db")  # `ops.linear_backward`'s order
+
+
+@dataclass(frozen=True)
+class LinearGrad:
+    """∂L/∂a(l−1) = Wδ, ∂L/∂Wl = a(l−1)δᵀ or ∂L/∂bl = Σ δ (in_out; transposed for out_in),
+    from δ = ∂L/∂h(l), or ∂L/∂z for the last layer."""
+
+    part: LinearPart
+    upstream: Key
+    inputs: Key | None  # a(l−1); None: the layer's input is x
+    x: np.ndarray
+    W: np.ndarray
+    fan_in: int
+    layout: ops.Layout
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        delta = v[self.upstream]
+        if self.inputs is None:
+            a = self.x
+        elif self.inputs in v:
+            a = v[self.inputs]
+        else:  # ∂L/∂b and ∂L/∂a need only δ, so their recipes do not name a(l−1): a stand-in
+            a = np.zeros((delta.shape[0], self.fan_in))
+        grads = ops.linear_backward(delta, ops.LinearCache(a, self.W), self.layout)
+        return np.asarray(grads[LINEAR_PARTS.index(self.part)])
+
+
+@dataclass(frozen=True)
+class ActivationGrad:
+    """∂L/∂h = ∂L/∂a ⊙ f′(h)."""
+
+    da: Key
+    h: Key
+    a: Key
+    act: ops.Activation
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        cache = ops.ActivationCache(v[self.h], v[self.a])
+        return np.asarray(ops.activation_backward(v[self.da], cache, self.act))
+
+
+@dataclass(frozen=True)
+class Step:
+    """θ ← θ − η ∂L/∂θ for one parameter, from the given gradient (η = −η or 1 by mistake)."""
+
+    name: str
+    value: np.ndarray
+    gradient: Key
+    learning_rate: float
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        grads = {f"d{self.name}": v[self.gradient]}
+        return np.asarray(
+            network.gradient_step({self.name: self.value}, grads, self.learning_rate)[self.name])
+
+
+class _Descent:
+    """The parameters after all S steps: the first from the given gradients, the other S − 1
+    by the core's `network.descend`.
+
+    Every parameter's update is graded from the same given gradients, so the last result is
+    kept: one descent per set of gradients, not one per parameter (S may be 100,000).
+    """
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        self.arch = problem.architecture
-        self.spec = problem.spec
-        self.params = problem.params
-        self.batch = problem.batch_size
+        self._gradients: dict[str, np.ndarray] | None = None
+        self._params: dict[str, np.ndarray] = {}
+
+    def params_after(self, v: Rows) -> dict[str, np.ndarray]:
+        """θ after all steps, the first from the gradients in `v`."""
+        problem = self.problem
+        gradients = {f"d{name}": v[("backward", f"d{name}")] for name in problem.params}
+        if self._gradients is None or not all(
+            np.array_equal(self._gradients[k], g) for k, g in gradients.items()
+        ):
+            optimizer = problem.spec.optimizer
+            first = network.gradient_step(problem.params, gradients, optimizer.learning_rate,
+                                          optimizer.frozen)
+            descent = network.descend(first, problem.x, problem.target, problem.architecture,
+                                      optimizer.learning_rate, optimizer.steps - 1,
+                                      optimizer.frozen)
+            self._gradients = {k: np.array(g, copy=True) for k, g in gradients.items()}
+            self._params = {k: np.asarray(p) for k, p in descent.params.items()}
+        return self._params
+
+
+@dataclass(frozen=True)
+class AfterSteps:
+    """θ after S steps of gradient descent, the first from the given gradients."""
+
+    name: str
+    descent: _Descent
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        return self.descent.params_after(v)[self.name]
+
+
+@dataclass(frozen=True)
+class LossAfter:
+    """L at the given updated parameters."""
+
+    problem: Problem
+
+    def __call__(self, v: Rows) -> np.ndarray:
+        p = self.problem
+        new = {name: v[("update", name)] for name in p.params}
+        return np.asarray(network.loss_value(new, p.x, p.target, p.architecture))
+
+
+def _other_layout(layout: ops.Layout) -> ops.Layout:
+    return "out_in" if layout == "in_out" else "in_out"
+
+
+def _other_reduction(reduction: ops.Reduction) -> ops.Reduction:
+    return "sum" if reduction == "mean" else "mean"
+
+
+def _other_target(problem: Problem) -> Fixed:
+    """yˢ by the other smoothing convention than the problem's (the mistake's target)."""
+    loss = problem.spec.loss
+    other: ops.Smoothing = "others" if loss.smoothing == "uniform" else "uniform"
+    return Fixed(np.asarray(
+        network.target_for(problem.y, "cross_entropy", loss.label_smoothing, other)))
+
+
+def _batch_factor(problem: Problem) -> float:
+    """The other reduction's ∂L/∂Lᵦ over this one's: B (mean read as sum) or 1/B."""
+    batch = problem.batch_size
+    return batch if problem.architecture.reduction == "mean" else 1 / batch
+
+
+def _layer_input(layer: int) -> Key | None:
+    """The key of layer l's input a(l−1); None for the first layer, whose input is x."""
+    return ("forward", f"a{layer - 1}") if layer > 1 else None
+
+
+def _forward_section(problem: Problem) -> _Section:
+    """h = Wᵀa + b, a = f(h), ŷ = g(z), layer by layer."""
+    arch, params = problem.architecture, problem.params
+    section = _Section()
+    for layer in range(1, arch.depth + 1):
+        W, b = params[f"W{layer}"], params[f"b{layer}"]
+        key = ("forward", "z" if layer == arch.depth else f"h{layer}")
+        below = _layer_input(layer)
+        inputs: Formula = Fixed(problem.x) if below is None else Given(below)
+        right = Linear(inputs, W, b, arch.layout)
+        section.recipes[key] = Recipe(() if below is None else (below,), right)
+        wrong = [Mistake("missing_bias", replace(right, b=np.zeros_like(b)))]
+        if W.shape[0] == W.shape[1]:  # only a square W fits the other layout
+            wrong.append(Mistake("layout", replace(right, layout=_other_layout(arch.layout))))
+        section.mistakes[key] = wrong
+        if layer < arch.depth:
+            h_key, a_key = ("forward", f"h{layer}"), ("forward", f"a{layer}")
+            section.recipes[a_key] = Recipe((h_key,), Activate(h_key, arch.hidden))
+            section.mistakes[a_key] = [Mistake("missing_activation", Given(h_key))]
+    section.recipes[YHAT] = Recipe((Z,), Output(Z, arch.output))
+    if arch.output == "softmax":
+        q = arch.layers[-1]
+        section.mistakes[YHAT] = [
+            Mistake("softmax_of_wrong_vector", Output(("forward", f"{kind}{layer}"), "softmax"))
+            for layer in range(1, arch.depth) for kind in ("h", "a") if arch.layers[layer] == q
+        ]
+    return section
+
+
+def _loss_section(problem: Problem) -> _Section:
+    """yˢ (cross-entropy), the per-instance losses Lᵦ and the loss L."""
+    arch, y = problem.architecture, problem.y
+    reduction = arch.reduction
+    section = _Section()
+    loss: CrossEntropy | SquaredError
+    if arch.loss == "cross_entropy":
+        other, one_hot = _other_target(problem), Fixed(y)
+        section.recipes[YS] = Recipe((), Fixed(problem.target))
+        section.mistakes[YS] = [Mistake("smoothing_convention", other),
+                                Mistake("no_smoothing", one_hot)]
+        loss = CrossEntropy(Given(YS), reduction)
+        section.recipes[LOSS] = Recipe((YHAT, YS), loss)
+        section.recipes[LOSSES] = Recipe((YHAT, YS), replace(loss, per_instance=True))
+        section.mistakes[LOSS] = [
+            Mistake("no_smoothing", replace(loss, target=one_hot)),
+            Mistake("smoothing_convention", replace(loss, target=other)),
+            Mistake("log_base", Scaled(loss, 1 / math.log(10))),
+            Mistake("log_base", Scaled(loss, 1 / math.log(2))),
+        ]
+    else:
+        loss = SquaredError(y, reduction)
+        section.recipes[LOSS] = Recipe((YHAT,), loss)
+        section.recipes[LOSSES] = Recipe((YHAT,), replace(loss, per_instance=True))
+        section.mistakes[LOSS] = []
+    if problem.batch_size > 1:
+        section.mistakes[LOSS].append(
+            Mistake("reduction", replace(loss, reduction=_other_reduction(reduction))))
+    if problem.batched:  # L is the mean or sum of the Lᵦ the student wrote
+        section.recipes[LOSS] = Recipe((LOSSES,), BatchLoss(reduction))
+    return section
+
+
+def _backward_section(problem: Problem) -> _Section:
+    """∂L/∂z (through ∂L/∂ŷ unless fused), then ∂L/∂W, ∂L/∂b, ∂L/∂a, ∂L/∂h layer by layer."""
+    arch, y = problem.architecture, problem.y
+    reduction, factor, several = arch.reduction, _batch_factor(problem), problem.batch_size > 1
+    masked = arch.hidden.rule.piecewise_linear  # ReLU-like: a mask a student can forget
+    section = _Section()
+    if arch.fused_softmax_cross_entropy:
+        dz = SoftmaxCrossEntropyGrad(Given(YS), reduction)
+        section.recipes[DZ] = Recipe((YHAT, YS), dz)
+        section.mistakes[DZ] = [
+            Mistake("dz_sign", Scaled(dz, -1)),
+            Mistake("no_smoothing", replace(dz, target=Fixed(y))),
+            Mistake("smoothing_convention", replace(dz, target=_other_target(problem))),
+        ]
+        if several:
+            section.mistakes[DZ].append(Mistake("reduction", Scaled(dz, factor)))
+    else:
+        dyhat = SquaredErrorGrad(y, reduction)
+        section.recipes[DYHAT] = Recipe((YHAT,), dyhat)
+        section.mistakes[DYHAT] = [Mistake("dz_sign", Scaled(dyhat, -1))]
+        if several:
+            section.mistakes[DYHAT].append(Mistake("reduction", Scaled(dyhat, factor)))
+        dz_from_dyhat = OutputGrad(arch.output)
+        section.recipes[DZ] = Recipe((DYHAT, YHAT), dz_from_dyhat)
+        section.mistakes[DZ] = [Mistake("dz_sign", Scaled(dz_from_dyhat, -1))]
+
+    for layer in range(arch.depth, 0, -1):
+        W = problem.params[f"W{layer}"]
+        up = DZ if layer == arch.depth else ("backward", f"dh{layer}")
+        below = _layer_input(layer)
+        dW = LinearGrad("dW", up, below, problem.x, W, arch.layers[layer - 1], arch.layout)
+        section.recipes[("backward", f"dW{layer}")] = Recipe(
+            (up,) if below is None else (up, below), dW)
+        section.recipes[("backward", f"db{layer}")] = Recipe((up,), replace(dW, part="db"))
+        for part in ("dW", "db"):
+            grad = replace(dW, part=part)
+            wrong: list[Mistake] = []
+            if several:
+                wrong.append(Mistake("reduction", Scaled(grad, factor)))
+            if layer < arch.depth and masked:  # ∂L/∂a where δ = ∂L/∂h belongs
+                unmasked = replace(grad, upstream=("backward", f"da{layer}"))
+                wrong.append(Mistake("missing_relu_mask", unmasked))
+            section.mistakes[("backward", f"{part}{layer}")] = wrong
+        if layer > 1:
+            da_key, dh_key = ("backward", f"da{layer - 1}"), ("backward", f"dh{layer - 1}")
+            h_key, a_key = ("forward", f"h{layer - 1}"), ("forward", f"a{layer - 1}")
+            da = replace(dW, part="da")
+            section.recipes[da_key] = Recipe((up,), da)
+            if W.shape[0] == W.shape[1]:  # only a square W fits the other layout
+                other_layout = replace(da, layout=_other_layout(arch.layout))
+                section.mistakes[da_key] = [Mistake("layout", other_layout)]
+            section.recipes[dh_key] = Recipe((da_key, h_key, a_key),
+                                             ActivationGrad(da_key, h_key, a_key, arch.hidden))
+            if masked:
+                section.mistakes[dh_key] = [Mistake("missing_relu_mask", Given(da_key))]
+    return section
+
+
+def _update_section(problem: Problem) -> _Section:
+    """θ ← θ − η ∂L/∂θ from the given gradients (then the other steps, if several), and L after."""
+    optimizer = problem.spec.optimizer
+    eta, frozen, steps = optimizer.learning_rate, optimizer.frozen, optimizer.steps
+    grad_keys = tuple(("backward", f"d{name}") for name in problem.params)
+    descent = _Descent(problem)
+    section = _Section()
+    for name, value in problem.params.items():
+        key, grad_key = ("update", name), ("backward", f"d{name}")
+        right = Step(name, value, grad_key, eta)
+        if name in frozen:
+            section.recipes[key] = Recipe((), Fixed(value))
+            section.mistakes[key] = [Mistake("updated_frozen", right)]
+            continue
+        section.mistakes[key] = [Mistake("no_update", Fixed(value))]
+        if steps == 1:
+            section.recipes[key] = Recipe((grad_key,), right)
+            section.mistakes[key] += [
+                Mistake("update_sign", replace(right, learning_rate=-eta)),
+                Mistake("missing_learning_rate", replace(right, learning_rate=1.0)),
+            ]
+        else:  # after S steps every parameter depends on every gradient of the first step
+            section.recipes[key] = Recipe(grad_keys, AfterSteps(name, descent))
+    update_keys = tuple(("update", name) for name in problem.params)
+    section.recipes[("update", "loss")] = Recipe(update_keys, LossAfter(problem))
+    return section
+
+
+class _Formulas:
+    """Each quantity's recipe and known mistakes, in row form, section by section."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
         self.recipes: dict[Key, Recipe] = {}
         self.mistakes: dict[Key, list[Mistake]] = {}
-        self._build()
+        for section in (_forward_section(problem), _loss_section(problem),
+                        _backward_section(problem), _update_section(problem)):
+            self.recipes.update(section.recipes)
+            self.mistakes.update(section.mistakes)
 
     # row form: (B, n) for per-instance quantities; params, gradients and losses as they are
     def per_instance(self, key: Key) -> bool:
@@ -271,235 +782,59 @@ class _Formulas:
             return value[0]
         return value
 
-    def _build(self) -> None:
-        arch, spec, params = self.arch, self.spec, self.params
-        depth, layout, act = arch.depth, arch.layout, arch.hidden
-        reduction, x = arch.reduction, self.problem.x
-        ce = arch.loss == "cross_entropy"
-        eps, convention = spec.loss.label_smoothing, spec.loss.smoothing
-        other_convention: ops.Smoothing = "others" if convention == "uniform" else "uniform"
-        other_reduction: ops.Reduction = "sum" if reduction == "mean" else "mean"
-        other_layout: ops.Layout = "out_in" if layout == "in_out" else "in_out"
-        y = self.problem.y
-        B = self.batch
-        eta = spec.optimizer.learning_rate
-        frozen = spec.optimizer.frozen
-
-        def layer_input(layer: int) -> Key | None:
-            return ("forward", f"a{layer - 1}") if layer > 1 else None
-
-        def get(v: Values, key: Key | None) -> np.ndarray:
-            return x if key is None else v[key]
-
-        for layer in range(1, depth + 1):
-            W, b = params[f"W{layer}"], params[f"b{layer}"]
-            name = "z" if layer == depth else f"h{layer}"
-            below = layer_input(layer)
-            deps: tuple[Key, ...] = () if below is None else (below,)
-
-            def linear(v: Values, below: Key | None = below, W: Any = W, b: Any = b) -> Any:
-                return ops.linear_forward(get(v, below), W, b, layout)[0]
-
-            self.recipes[("forward", name)] = (deps, linear)
-            wrong: list[Mistake] = [("missing_bias", lambda v, below=below, W=W, b=b:
-                                     ops.linear_forward(get(v, below), W, 0 * b, layout)[0])]
-            if W.shape[0] == W.shape[1]:
-                wrong.append(("layout", lambda v, below=below, W=W, b=b: ops.linear_forward(
-                    get(v, below), W, b, other_layout)[0]))
-            self.mistakes[("forward", name)] = wrong
-            if layer < depth:
-                h_key = ("forward", f"h{layer}")
-                self.recipes[("forward", f"a{layer}")] = (
-                    (h_key,), lambda v, h_key=h_key: ops.activation_forward(v[h_key], act)[0])
-                self.mistakes[("forward", f"a{layer}")] = [
-                    ("missing_activation", lambda v, h_key=h_key: v[h_key])]
-
-        z_key, yhat_key, ys_key = ("forward", "z"), ("forward", "yhat"), ("forward", "ys")
-        self.recipes[yhat_key] = ((z_key,), lambda v: ops.output_forward(v[z_key], arch.output))
-        q = arch.layers[-1]
-        hidden_keys = [("forward", f"{kind}{layer}") for layer in range(1, depth)
-                       for kind in ("h", "a") if arch.layers[layer] == q]
-        self.mistakes[yhat_key] = [
-            ("softmax_of_wrong_vector", lambda v, k=k: ops.softmax(v[k])) for k in hidden_keys
-        ] if arch.output == "softmax" else []
-
-        def smoothed(conv: ops.Smoothing) -> np.ndarray:
-            return np.asarray(ops.smooth_labels(y, eps, conv))
-
-        loss_key, losses_key = ("forward", "loss"), ("forward", "losses")
-        if ce:
-            self.recipes[ys_key] = ((), lambda v: smoothed(convention))
-            self.mistakes[ys_key] = [("smoothing_convention", lambda v: smoothed(other_convention)),
-                                     ("no_smoothing", lambda v: y)]
-
-            def ce_loss(v: Values, target: Any = None, red: Any = reduction) -> Any:
-                t = v[ys_key] if target is None else target
-                return np.asarray(ops.cross_entropy_of_probabilities(v[yhat_key], t, red))
-
-            self.recipes[loss_key] = ((yhat_key, ys_key), ce_loss)
-            self.recipes[losses_key] = ((yhat_key, ys_key), lambda v:
-                                        ops.cross_entropy_of_probabilities(
-                                            v[yhat_key], v[ys_key], "sum", per_instance=True))
-            self.mistakes[loss_key] = [
-                ("no_smoothing", lambda v: ce_loss(v, y)),
-                ("smoothing_convention", lambda v: ce_loss(v, smoothed(other_convention))),
-                ("log_base", lambda v: ce_loss(v) / math.log(10)),
-                ("log_base", lambda v: ce_loss(v) / math.log(2)),
-            ]
-            if B > 1:
-                self.mistakes[loss_key].append(
-                    ("reduction", lambda v: ce_loss(v, None, other_reduction)))
-        else:
-            def se_loss(v: Values, red: Any = reduction) -> Any:
-                return np.asarray(ops.squared_error_forward(v[yhat_key], y, red)[1])
-
-            self.recipes[loss_key] = ((yhat_key,), se_loss)
-            self.recipes[losses_key] = ((yhat_key,), lambda v: ops.squared_error_forward(
-                v[yhat_key], y, reduction)[0])
-            self.mistakes[loss_key] = (
-                [("reduction", lambda v: se_loss(v, other_reduction))] if B > 1 else [])
-
-        if self.problem.batched:  # L is the mean or sum of the Lᵦ the student wrote
-            self.recipes[loss_key] = ((losses_key,), lambda v: np.asarray(
-                ops.reduce_batch(v[losses_key], reduction)))
-
-        # backward
-        dz_key = ("backward", "dz")
-        factor = B if reduction == "mean" else 1 / B  # the other reduction's ∂L/∂Lᵦ ratio
-        if arch.fused_softmax_cross_entropy:
-            def dz(v: Values, target: Any = None) -> Any:
-                t = v[ys_key] if target is None else target
-                return ops.softmax_cross_entropy_backward(ops.LossCache(v[yhat_key], t, reduction))
-
-            self.recipes[dz_key] = ((yhat_key, ys_key), dz)
-            self.mistakes[dz_key] = [
-                ("dz_sign", lambda v: -dz(v)),
-                ("no_smoothing", lambda v: dz(v, y)),
-                ("smoothing_convention", lambda v: dz(v, smoothed(other_convention))),
-            ]
-            if B > 1:
-                self.mistakes[dz_key].append(("reduction", lambda v: dz(v) * factor))
-        else:
-            dyhat_key = ("backward", "dyhat")
-
-            def dyhat(v: Values) -> Any:
-                return ops.squared_error_backward(ops.LossCache(v[yhat_key], y, reduction))
-
-            self.recipes[dyhat_key] = ((yhat_key,), dyhat)
-            self.mistakes[dyhat_key] = [("dz_sign", lambda v: -dyhat(v))]
-            if B > 1:
-                self.mistakes[dyhat_key].append(("reduction", lambda v: dyhat(v) * factor))
-            self.recipes[dz_key] = ((dyhat_key, yhat_key), lambda v: ops.output_backward(
-                v[dyhat_key], v[yhat_key], arch.output))
-            self.mistakes[dz_key] = [("dz_sign", lambda v: -ops.output_backward(
-                v[dyhat_key], v[yhat_key], arch.output))]
-
-        for layer in range(depth, 0, -1):
-            W = params[f"W{layer}"]
-            up = dz_key if layer == depth else ("backward", f"dh{layer}")
-            below = layer_input(layer)
-            deps = (up,) if below is None else (up, below)
-
-            def grads(v: Values, up: Key = up, below: Key | None = below, W: Any = W,
-                      fan_in: int = arch.layers[layer - 1]) -> Any:
-                # ∂L/∂b and ∂L/∂a need only the upstream gradient: without the layer's input
-                # (not among their inputs) a placeholder stands in for it
-                inputs = x if below is None else v.get(below, np.zeros((B, fan_in)))
-                return ops.linear_backward(v[up], ops.LinearCache(inputs, W), layout)
-
-            self.recipes[("backward", f"dW{layer}")] = (deps, lambda v, g=grads: g(v)[1])
-            self.recipes[("backward", f"db{layer}")] = ((up,), lambda v, g=grads: g(v)[2])
-            for kind, index in (("dW", 1), ("db", 2)):
-                wrong = []
-                if B > 1:
-                    wrong.append(("reduction", lambda v, g=grads, i=index: g(v)[i] * factor))
-                if layer < depth and act.name in ("relu", "leaky_relu"):
-                    da_key = ("backward", f"da{layer}")
-
-                    def unmasked(v: Values, g: Any = grads, i: int = index, da: Key = da_key,
-                                 up: Key = up) -> Any:
-                        return g({**v, up: v[da]})[i]
-
-                    wrong.append(("missing_relu_mask", unmasked))
-                self.mistakes[("backward", f"{kind}{layer}")] = wrong
-            if layer > 1:
-                da_key = ("backward", f"da{layer - 1}")
-                self.recipes[da_key] = ((up,), lambda v, g=grads: g(v)[0])
-                if W.shape[0] == W.shape[1]:
-                    self.mistakes[da_key] = [("layout", lambda v, up=up, W=W: ops.linear_backward(
-                        v[up], ops.LinearCache(x, W), other_layout)[0])]
-                h_key, a_key = ("forward", f"h{layer - 1}"), ("forward", f"a{layer - 1}")
-                dh_key = ("backward", f"dh{layer - 1}")
-                def dh(v: Values, da: Key = da_key, h: Key = h_key, a: Key = a_key) -> Any:
-                    return ops.activation_backward(v[da], ops.ActivationCache(v[h], v[a]), act)
-
-                self.recipes[dh_key] = ((da_key, h_key, a_key), dh)
-                if act.name in ("relu", "leaky_relu"):
-                    self.mistakes[dh_key] = [("missing_relu_mask", lambda v, da=da_key: v[da])]
-
-        # update: the first step from the student's gradients, then the remaining steps
-        # (for a problem of several) with the core's own forward, backward and step
-        target = ops.smooth_labels(y, eps, convention) if ce else y
-        grad_keys = tuple(("backward", f"d{name}") for name in params)
-        steps = spec.optimizer.steps
-
-        def after_steps(v: Values, name: str) -> Any:
-            grads = {f"d{n}": v[("backward", f"d{n}")] for n in params}
-            current = network.gradient_step(params, grads, eta, frozen)
-            for _ in range(steps - 1):
-                fwd = network.forward(current, x, target, arch)
-                current = network.gradient_step(
-                    current, network.backward(fwd, arch).grads, eta, frozen)
-            return current[name]
-
-        for name, value in params.items():
-            grad_key = ("backward", f"d{name}")
-            if name in frozen:
-                self.recipes[("update", name)] = ((), lambda v, value=value: value)
-                self.mistakes[("update", name)] = [
-                    ("updated_frozen", lambda v, value=value, g=grad_key: value - eta * v[g])]
-                continue
-            if steps == 1:
-                self.recipes[("update", name)] = ((grad_key,), lambda v, value=value, g=grad_key:
-                                                  value - eta * v[g])
-            else:
-                self.recipes[("update", name)] = (grad_keys, lambda v, name=name:
-                                                  after_steps(v, name))
-            self.mistakes[("update", name)] = [("no_update", lambda v, value=value: value)]
-            if steps == 1:
-                self.mistakes[("update", name)] += [
-                    ("update_sign", lambda v, value=value, g=grad_key: value + eta * v[g]),
-                    ("missing_learning_rate", lambda v, value=value, g=grad_key: value - v[g]),
-                ]
-        update_keys = tuple(("update", name) for name in params)
-
-        def loss_after(v: Values) -> Any:
-            new = {name: v[("update", name)] for name in params}
-            return np.asarray(network.loss_value(new, x, target, arch))
-
-        self.recipes[("update", "loss")] = (update_keys, loss_after)
-
 
 # -------------------------------------------------------------------------- grading
 
 
 def grade(
-    problem: Problem, answer: Values | Mapping[str, Any] | str | Path,
-    tolerance: Tolerance = Tolerance(), solution: Solution | None = None,
+    problem: Problem,
+    answer: Answer,
+    tolerance: Tolerance = Tolerance(),
+    solution: Solution | None = None,
 ) -> GradeReport:
-    """Judge every quantity of the answer against the problem's worked solution."""
+    """Judge every quantity of an answer {(section, name): value} against the worked solution.
+
+    An answer file is `grade_file`'s, a document {section: {name: value}} `grade_document`'s;
+    `solution` saves solving the problem again.
+    """
+    solution = _solved(problem, solution)
+    return _graded(problem, _checked(answer, solution), tolerance, solution)
+
+
+def grade_file(
+    problem: Problem, path: str | Path, tolerance: Tolerance = Tolerance(),
+    solution: Solution | None = None,
+) -> GradeReport:
+    """Grade the answer in a TOML or JSON file (the solver's names, or its JSON output)."""
+    solution = _solved(problem, solution)
+    return _graded(problem, load_answer(path, solution), tolerance, solution)
+
+
+def grade_document(
+    problem: Problem, document: Mapping[str, Any], tolerance: Tolerance = Tolerance(),
+    solution: Solution | None = None,
+) -> GradeReport:
+    """Grade an answer document {section: {name: value}}, as parsed from TOML or JSON."""
+    solution = _solved(problem, solution)
+    return _graded(problem, validate_answer(document, solution), tolerance, solution)
+
+
+def _solved(problem: Problem, solution: Solution | None) -> Solution:
     from handgrad.solver import solve
 
-    solution = solution or solve(problem)
+    return solve(problem) if solution is None else solution
+
+
+def _graded(
+    problem: Problem, answer: Values, tolerance: Tolerance, solution: Solution
+) -> GradeReport:
     with np.errstate(all="ignore"):  # a student's 0 or negative "probability" gives ±inf, quietly
         return _grade(problem, answer, tolerance, solution)
 
 
 def _grade(
-    problem: Problem, answer: Any, tolerance: Tolerance, solution: Solution
+    problem: Problem, answer: Values, tolerance: Tolerance, solution: Solution
 ) -> GradeReport:
-    if not (isinstance(answer, dict) and answer and all(isinstance(k, tuple) for k in answer)):
-        answer = load_answer(answer, solution)
     formulas = _Formulas(problem)
     expected_rows: Values = {}
     student_rows: Values = {}
@@ -519,11 +854,10 @@ def _grade(
         recipe = formulas.recipes.get(key)
         recomputed = None
         if recipe is not None:
-            deps, compute = recipe
-            own = {d: student_rows[d] for d in deps}
-            recomputed = formulas.shown(key, compute(own))
+            own = {d: student_rows[d] for d in recipe.inputs}
+            recomputed = formulas.shown(key, recipe.formula(own))
         deps_correct = recipe is None or all(
-            status_of.get(d) in ("correct", "missing") for d in recipe[0]
+            status_of.get(d) in ("correct", "missing") for d in recipe.inputs
         )
         status: Status
         cause = None
@@ -542,7 +876,7 @@ def _grade(
         shown_recomputed = recomputed if status == "carried_forward" or (
             recomputed is not None and not deps_correct) else None
         items.append(_item(quantity, status, given, expected, shown_recomputed, cause,
-                           tuple(f"{s}.{n}" for s, n in (recipe[0] if recipe else ()))))
+                           tuple(f"{s}.{n}" for s, n in (recipe.inputs if recipe else ()))))
     return GradeReport(problem.name, tolerance, items)
 
 
@@ -569,13 +903,13 @@ def _diagnose(
     if given.ndim == 2 and given.shape[0] == given.shape[1] and tolerance.close(given.T, expected):
         return "transposed"
     for inputs in (expected_rows, student_rows):
-        for code, mistake in formulas.mistakes.get(key, []):
+        for mistake in formulas.mistakes.get(key, []):
             try:
-                candidate = formulas.shown(key, mistake(inputs))
+                candidate = formulas.shown(key, mistake.formula(inputs))
             except (KeyError, ValueError, FloatingPointError):
                 continue
             if tolerance.close(given, candidate) and not tolerance.close(candidate, expected):
-                return code
+                return mistake.cause
     references = [expected] if recomputed is None else [expected, recomputed]
     if any(_rounded_from(given, r) for r in references):
         return "rounding"

@@ -32,12 +32,11 @@ def grade(problem: Path, answer: Path, output_format: str, rtol: float, decimals
     Each quantity is correct, carried forward (wrong, but what the student's own earlier values
     give), wrong (with the likely cause) or missing.
     """
-    from handgrad.grade import Tolerance
-    from handgrad.grade import grade as grade_answer
+    from handgrad.grade import Tolerance, grade_file
     from handgrad.problem import load_problem
     from handgrad.render import grade as render
 
-    report = grade_answer(load_problem(problem), answer, Tolerance(rtol, decimals))
+    report = grade_file(load_problem(problem), answer, Tolerance(rtol, decimals))
     if output_format == "json":
         write_output(render.render_grade_json(report), output, problem)
     elif output_format == "markdown":

@@ -79,6 +79,7 @@ def render_grade_text(report: GradeReport, digits: int = 6, width: int = 100) ->
 
 
 def render_grade_markdown(report: GradeReport, digits: int = 6) -> str:
+    """The report as Markdown: the verdict table, then the first wrong step in detail."""
     lines = [f"# Grade: {report.problem}", "", _summary_line(report) + ".", "",
              "| section | quantity | verdict | likely cause |", "|---|---|---|---|"]
     for item in report.items:
@@ -104,6 +105,7 @@ def render_grade_markdown(report: GradeReport, digits: int = 6) -> str:
 
 
 def _flat(value: object, digits: int) -> str:
+    """A value on one line: a number, [a, b] for a vector, [a, b; c, d] for a matrix."""
     import numpy as np
 
     from handgrad.render.numbers import format_number
@@ -117,4 +119,5 @@ def _flat(value: object, digits: int) -> str:
 
 
 def render_grade_json(report: GradeReport) -> str:
+    """The report as JSON: `GradeReport.to_dict()`, indented, with the course's symbols."""
     return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
