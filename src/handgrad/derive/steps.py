@@ -9,11 +9,25 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from handgrad.core.activations import OUTPUTS
+from handgrad.core.ops import Layout
 from handgrad.derive.symbolic import check_backward
 from handgrad.notation import Math, format_shape
 from handgrad.problem import Problem, load_problem
 from handgrad.solution import Solution
 from handgrad.solver import solve
+
+# hⱼ = Σᵢ W[i, j] aᵢ + bⱼ in the in_out layout (h = Wᵀa + b) and Σᵢ W[j, i] aᵢ + bⱼ in the
+# out_in layout (h = Wa + b): the part of W that hⱼ reads, and so where ∂L/∂hⱼ lands in ∂L/∂W.
+SLICE_OF_W: dict[Layout, str] = {"in_out": "column", "out_in": "row"}
+
+# δℓ₊₁ carried back through Wℓ₊₁ to ∂L/∂aℓ: Wℓ₊₁ δℓ₊₁ when h = Wᵀa + b (in_out) and Wℓ₊₁ᵀ δℓ₊₁
+# when h = Wa + b (out_in), for one instance as a column; with a batch's rows stacked (H = AW + 1bᵀ
+# or H = AWᵀ + 1bᵀ) the same product is transposed, Δℓ₊₁ Wℓ₊₁ᵀ or Δℓ₊₁ Wℓ₊₁.
+RECURSION: dict[Layout, tuple[str, str]] = {
+    "in_out": ("(Wℓ₊₁ δℓ₊₁)", "(Δℓ₊₁ Wℓ₊₁ᵀ)"),
+    "out_in": ("(Wℓ₊₁ᵀ δℓ₊₁)", "(Δℓ₊₁ Wℓ₊₁)"),
+}
 
 
 @dataclass(frozen=True)
@@ -111,27 +125,13 @@ def _steps(solution: Solution, checks: dict[str, bool]) -> list[Step]:
                 "from L = ½ Σᵢ (ŷᵢ − yᵢ)²" + (f", {total}" if total else ""),
             )
         )
-    jacobian = {
-        "softmax": (
-            "∂ŷᵢ/∂zⱼ = ŷᵢ(δᵢⱼ − ŷⱼ)",
-            "∂ŷ/∂z = diag(ŷ) − ŷŷᵀ",
-            r"\frac{\partial \hat{y}_i}{\partial z_j} = \hat{y}_i(\delta_{ij} - \hat{y}_j)",
-        ),
-        "sigmoid": (
-            "∂ŷᵢ/∂zⱼ = δᵢⱼ ŷᵢ(1 − ŷᵢ)",
-            "∂ŷ/∂z = diag(ŷ ⊙ (1 − ŷ))",
-            r"\frac{\partial \hat{y}_i}{\partial z_j} = \delta_{ij}\hat{y}_i(1-\hat{y}_i)",
-        ),
-        "identity": (
-            "∂ŷᵢ/∂zⱼ = δᵢⱼ",
-            "∂ŷ/∂z = I",
-            r"\frac{\partial \hat{y}_i}{\partial z_j} = \delta_{ij}",
-        ),
-    }[arch.output]
+    output = OUTPUTS[arch.output]
     steps.append(
         Step(
             "∂ŷ/∂z",
-            *jacobian,
+            output.jacobian_index,
+            output.jacobian_matrix,
+            output.jacobian_latex,
             f"{arch.layers[-1]}×{arch.layers[-1]}",
             checks["jacobian"],
             f"the {arch.output} output's Jacobian",
@@ -170,7 +170,7 @@ def _steps(solution: Solution, checks: dict[str, bool]) -> list[Step]:
                 by_key[f"dW{layer}"],
                 w_index,
                 checks[f"dW{layer}"],
-                f"{out}ⱼ depends on W{layer} only through its own column",
+                f"{out}ⱼ depends on W{layer} only through its own {SLICE_OF_W[arch.layout]}",
                 f"{inp}: {in_shape}, ∂L/∂{out}: {up_shape}",
             )
         )
@@ -195,15 +195,12 @@ def _steps(solution: Solution, checks: dict[str, bool]) -> list[Step]:
                 f"W{layer}: {_shape(problem.params[f'W{layer}'])}, ∂L/∂{out}: {up_shape}",
             )
         )
-        derivative = {
-            "relu": f"1[h{hidden}ᵢ > 0]",
-            "leaky_relu": f"(1 if h{hidden}ᵢ > 0 else α)",
-            "sigmoid": f"a{hidden}ᵢ(1 − a{hidden}ᵢ)",
-            "tanh": f"(1 − a{hidden}ᵢ²)",
-            "identity": "1",
-        }[arch.hidden.name]
+        rule = arch.hidden.rule
+        # the index form multiplies single entries, so the table's elementwise ⊙ is a product
+        derivative = rule.derivative_text.format(h=f"h{hidden}ᵢ", a=f"a{hidden}ᵢ")
+        derivative = derivative.replace(" ⊙ ", "")
         kink = ""
-        if arch.hidden.name in ("relu", "leaky_relu"):
+        if rule.piecewise_linear:
             kink = (
                 " At h = 0 the derivative does not exist; the convention "
                 + (
@@ -217,10 +214,7 @@ def _steps(solution: Solution, checks: dict[str, bool]) -> list[Step]:
         if kinks:
             kink += f" This problem has h{hidden}{list(kinks[0].index)} = 0 exactly."
         recursion = (
-            " With δℓ = ∂L/∂hℓ this is the recursion δℓ = (Wℓ₊₁ δℓ₊₁) ⊙ f′(hℓ), "
-            "applied layer by layer."
-            if arch.depth > 2 and hidden == arch.depth - 1
-            else ""
+            _recursion(arch.layout, batch) if arch.depth > 2 and hidden == arch.depth - 1 else ""
         )
         steps.append(
             _from_quantity(
@@ -232,6 +226,17 @@ def _steps(solution: Solution, checks: dict[str, bool]) -> list[Step]:
             )
         )
     return steps
+
+
+def _recursion(layout: Layout, batch: bool) -> str:
+    """The note on δℓ = ∂L/∂hℓ, with Wℓ₊₁ the way round the layout has it."""
+    one, stacked = RECURSION[layout]
+    row = " for one row" if batch else ""
+    note = f" With δℓ = ∂L/∂hℓ{row} this is the recursion δℓ = {one} ⊙ f′(hℓ)"
+    note += ", applied layer by layer"
+    if batch:
+        note += f"; with the rows stacked, Δℓ = ∂L/∂Hℓ = {stacked} ⊙ f′(Hℓ)"
+    return note + "."
 
 
 def _shape(value: Any, first_row: bool = False) -> str:

@@ -4,31 +4,51 @@
 formulas, and minutes faster through tanh and sigmoid.)
 
 For a small instance of the problem's architecture (same depth, activation, output, loss,
-smoothing, layout, reduction, batch or not; at most 3 units a layer), parameters, inputs and ε
-are drawn as random rationals. The scalar loss is written here directly in sympy, from its
-definition, as a function of each quantity the derivation differentiates by (z, every a and h,
-every W and b); sympy differentiates it, and the result must equal, at 40 digits, what the
-engine's backward formulas give at the same point, to 30 significant digits (relative to the
-entry's size when above 1). Three points are tried.
+smoothing, layout, reduction, batch or not; at most 3 units a layer), parameters and inputs are
+drawn as random rationals k/10⁶, ε from a few values. The scalar loss is written here directly in
+sympy, from its definition, as a function of each quantity the derivation differentiates by (z,
+every a and h, every W and b); sympy differentiates it, and the result must equal, at 40 digits,
+what the engine's backward formulas give at the same point, to 30 significant digits (relative
+to the entry's size when above 1). Three points are tried.
+
+A point is drawn again until every hidden pre-activation lies at least KINK_MARGIN from 0. At a
+ReLU kink sympy's derivative is Heaviside(0) = ½, which is not the engine's convention, so a
+correct step would be marked ✗; and sums of products of decimals do reach 0 exactly
+(0.5·0.2 − 0.1 = 0), so drawing nonzero numbers does not keep h away from 0. Redraws are rare:
+the bias alone, uniform over [−3, 3], puts an hⱼ within the margin with probability at most 1/300.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from handgrad.core import network, ops
+from handgrad.precision import Precision
 from handgrad.problem import Problem, validate_problem
 
 POINTS = 3
 MAX_UNITS = 3
 TOLERANCE_DIGITS = 30
+DENOMINATOR = 10**6  # drawn numbers are k/10⁶ with |k| ≤ 3·10⁶, read back exactly as decimals
+KINK_MARGIN = 0.01  # hidden h this far from 0: the 50- and 60-digit roundings keep its sign
+SOURCE = "<derivation check>"
 
 
 def _small_document(problem: Problem, rng: random.Random) -> dict[str, Any]:
-    """A problem of the same architecture with at most 3 units a layer and random rationals."""
+    """A problem of the same architecture with at most 3 units a layer and random rationals,
+    every hidden pre-activation at least KINK_MARGIN from 0 (drawn again until it is)."""
+    while True:
+        document = _random_document(problem, rng)
+        if _SymbolicNet(validate_problem(document, SOURCE)).clear_of_kinks():
+            return document
+
+
+def _random_document(problem: Problem, rng: random.Random) -> dict[str, Any]:
     arch, spec = problem.architecture, problem.spec
     layers = [min(n, MAX_UNITS) for n in arch.layers]
     if arch.output == "softmax":
@@ -36,10 +56,8 @@ def _small_document(problem: Problem, rng: random.Random) -> dict[str, Any]:
     batch = 2 if problem.batched else 1
 
     def draw() -> float:
-        value = 0.0
-        while value == 0.0:  # never exactly 0: away from every ReLU kink with probability 1
-            value = rng.randint(-30, 30) / 10
-        return value
+        # a float whose repr is the decimal k/10⁶, which the engine and sympy both read exactly
+        return rng.randint(-3 * DENOMINATOR, 3 * DENOMINATOR) / DENOMINATOR
 
     params: dict[str, Any] = {}
     for layer in range(1, len(layers)):
@@ -158,6 +176,14 @@ class _SymbolicNet:
             a = self.activate(self.linear(a, current))
         return a
 
+    def clear_of_kinks(self) -> bool:
+        """Whether every hidden pre-activation lies at least KINK_MARGIN from 0."""
+        return all(
+            abs(self.sp.N(entry, 30)) >= KINK_MARGIN
+            for layer in range(1, self.arch.depth)
+            for entry in self.linear(self.activation_at(layer - 1), layer)
+        )
+
 
 def check_backward(problem: Problem, seed: int = 0) -> dict[str, bool]:
     """For each backward quantity (dyhat, jacobian, dz, dWℓ, dbℓ, daℓ, dhℓ): whether the
@@ -165,7 +191,7 @@ def check_backward(problem: Problem, seed: int = 0) -> dict[str, bool]:
     rng = random.Random(seed)
     verdict: dict[str, bool] = {}
     for _ in range(POINTS):
-        small = validate_problem(_small_document(problem, rng), "<derivation check>")
+        small = validate_problem(_small_document(problem, rng), SOURCE)
         for name, ok in _check_point(small).items():
             verdict[name] = verdict.get(name, True) and ok
     return verdict
@@ -222,25 +248,41 @@ def _stated_jacobian(output: str, yhat: list[Any]) -> Any:
     return sympy.eye(q)
 
 
+def _engine(small: Problem) -> tuple[network.ForwardPass, network.BackwardPass, Any]:
+    """The engine's forward and backward pass at the point, at 50 digits, and ∂L/∂ŷ by the
+    unfused cross-entropy formula (None for squared error, whose backward records it)."""
+    precision = Precision("digits", 50)
+    loss = small.spec.loss
+    hidden = small.architecture.hidden
+    with precision.context():  # mpmath reads the decimals at the working precision set here
+        # α and ReLU′(0) in mpmath too: a float α would differ from sympy's α in the 17th digit
+        arch = replace(
+            small.architecture,
+            hidden=replace(
+                hidden,
+                leaky_slope=precision.number(hidden.leaky_slope),
+                relu_grad_at_zero=precision.number(hidden.relu_grad_at_zero),
+            ),
+        )
+        epsilon = precision.number(loss.label_smoothing)
+        target = network.target_for(precision.array(small.y), arch.loss, epsilon, loss.smoothing)
+        params = {name: precision.array(value) for name, value in small.params.items()}
+        fwd = network.forward(params, precision.array(small.x), target, arch)
+        bwd = network.backward(fwd, arch)
+        # the fused softmax-cross-entropy backward skips ∂L/∂ŷ; the step states it all the same
+        unfused = (
+            ops.cross_entropy_backward(fwd.loss_cache) if arch.loss == "cross_entropy" else None
+        )
+    return fwd, bwd, unfused
+
+
 def _check_point(small: Problem) -> dict[str, bool]:
     import sympy
 
-    from handgrad.core import ops
-    from handgrad.precision import Precision
-    from handgrad.solver import _run_steps
-
-    precision = Precision("digits", 50)
-    arch = small.architecture
-    with precision.context():
-        run = _run_steps(small, precision)
-        # ∂L/∂ŷ by the unfused cross-entropy formula (the fused path skips it)
-        unfused = (
-            ops.cross_entropy_backward(run.first_forward.loss_cache)
-            if arch.loss == "cross_entropy"
-            else None
-        )
+    fwd, bwd, unfused = _engine(small)
     net = _SymbolicNet(small)
-    fwd, bwd, depth = run.first_forward, run.first_backward, arch.depth
+    arch = small.architecture
+    depth = arch.depth
 
     def loss_after(layer: int, out: Any) -> Any:
         """L as a function of layer `layer`'s output (h, or z for the last layer)."""

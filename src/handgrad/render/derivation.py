@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from handgrad.derive.steps import Derivation
+from handgrad.derive.symbolic import POINTS, TOLERANCE_DIGITS
 from handgrad.render.document import (
     Block,
     Bold,
@@ -21,13 +22,10 @@ from handgrad.render.document import (
     Paragraph,
 )
 
-if TYPE_CHECKING:
-    from handgrad.derive.steps import Derivation
-
 MARKS = {True: "✓", False: "✗", None: "·"}
 SUMMARY = (
-    "✓: sympy's derivative of the loss equals this formula at 3 random rational points of a "
-    "small instance of the same architecture (to 30 digits); ·: a definition"
+    f"✓: sympy's derivative of the loss equals this formula at {POINTS} random rational points"
+    f" of a small instance of the same architecture (to {TOLERANCE_DIGITS} digits); ·: a definition"
 )
 
 

@@ -4,12 +4,18 @@ numbers (exact where the problem allows, with decimals) and the verification tab
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
-from handgrad.derive.steps import Derivation
+from handgrad.derive.steps import Derivation, derive
 from handgrad.errors import HandgradError
+from handgrad.precision import Precision
+from handgrad.problem import Problem, load_problem
 from handgrad.render.derivation import derivation_blocks
 from handgrad.render.document import Block, Figure, Heading, Note, solution_document
 from handgrad.solution import Solution
+from handgrad.solver import solve
 
 SCHEMATIC = "schematic.png"
 
@@ -48,14 +54,11 @@ def schematic(solution: Solution) -> Figure | None:
     )
 
 
-def report_solution(problem: object, digits: int = 6) -> tuple[Derivation, Solution]:
+def report_solution(
+    problem: Problem | str | Path | Mapping[str, Any] | None,
+) -> tuple[Derivation, Solution]:
     """The derivation and the worked step, exact when the problem is small enough."""
-    from handgrad.derive.steps import derive
-    from handgrad.precision import Precision
-    from handgrad.problem import Problem, load_problem
-    from handgrad.solver import solve
-
-    loaded = problem if isinstance(problem, Problem) else load_problem(problem)  # type: ignore[arg-type]
+    loaded = problem if isinstance(problem, Problem) else load_problem(problem)
     try:
         solution = solve(loaded, Precision("exact"))
     except HandgradError:
