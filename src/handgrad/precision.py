@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
+
+from handgrad.core.network import Architecture
 
 FLOAT64_DIGITS = 17  # more than this needs mpmath
 MAX_DIGITS = 1000
@@ -72,6 +74,19 @@ class Precision:
 
             return mpmath.mpf(repr(float(value)))
         return value
+
+    def architecture(self, arch: Architecture) -> Architecture:
+        """The architecture with its activation's constants (α, ReLU′(0)) in this type: a float
+        α would differ from an exact or 50-digit one in the 17th digit."""
+        hidden = arch.hidden
+        return replace(
+            arch,
+            hidden=replace(
+                hidden,
+                leaky_slope=self.number(hidden.leaky_slope),
+                relu_grad_at_zero=self.number(hidden.relu_grad_at_zero),
+            ),
+        )
 
     def array(self, values: np.ndarray) -> np.ndarray:
         """An array of the problem's numbers in this type (an object array unless float64)."""

@@ -59,15 +59,7 @@ def solve(problem: Problem | Any, precision: Precision = FLOAT64) -> Solution:
 
 def _descend(problem: Problem, precision: Precision) -> tuple[network.Descent, Any]:
     """The core's step loop on the problem's numbers, in the precision's number type."""
-    hidden = problem.architecture.hidden
-    arch = replace(
-        problem.architecture,
-        hidden=replace(
-            hidden,
-            leaky_slope=precision.number(hidden.leaky_slope),
-            relu_grad_at_zero=precision.number(hidden.relu_grad_at_zero),
-        ),
-    )
+    arch = precision.architecture(problem.architecture)
     loss, opt = problem.spec.loss, problem.spec.optimizer
     x = precision.array(problem.x)
     target = network.target_for(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -253,17 +252,8 @@ def _engine(small: Problem) -> tuple[network.ForwardPass, network.BackwardPass, 
     unfused cross-entropy formula (None for squared error, whose backward records it)."""
     precision = Precision("digits", 50)
     loss = small.spec.loss
-    hidden = small.architecture.hidden
     with precision.context():  # mpmath reads the decimals at the working precision set here
-        # α and ReLU′(0) in mpmath too: a float α would differ from sympy's α in the 17th digit
-        arch = replace(
-            small.architecture,
-            hidden=replace(
-                hidden,
-                leaky_slope=precision.number(hidden.leaky_slope),
-                relu_grad_at_zero=precision.number(hidden.relu_grad_at_zero),
-            ),
-        )
+        arch = precision.architecture(small.architecture)  # α and ReLU′(0) at 50 digits too
         epsilon = precision.number(loss.label_smoothing)
         target = network.target_for(precision.array(small.y), arch.loss, epsilon, loss.smoothing)
         params = {name: precision.array(value) for name, value in small.params.items()}
