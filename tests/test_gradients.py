@@ -72,7 +72,6 @@ def test_several_steps_match_torch_sgd(document: dict[str, Any]) -> None:
 def test_frozen_parameters_stay_put() -> None:
     document = handgrad.load_problem().to_dict()
     document["optimizer"]["frozen"] = ["b1", "b2"]
-    del document["data"]["label"]
     solution = handgrad.solve(handgrad.load_problem(document))
     np.testing.assert_array_equal(solution.update["b1"], [-3, -2, -3])
     np.testing.assert_array_equal(solution.update["b2"], [4, 5, 5])
