@@ -45,8 +45,10 @@ def test_gradients_agree_with_torch_autograd(document: dict[str, Any]) -> None:
 
 
 @given(problems(max_depth=2, max_width=3))
-def test_several_steps_match_torch_sgd(document: dict[str, Any]) -> None:
-    """Three gradient steps: the loss history agrees with torch.optim.SGD on the same net."""
+def test_several_steps_match_updates_made_with_torch_gradients(document: dict[str, Any]) -> None:
+    """Three gradient steps: the loss history and the parameters agree with steps θ − η g
+    written here on torch tensors, g from PyTorch autograd at each step's parameters.
+    (torch.optim.SGD itself is compared in test_optim.py, for the training optimizers.)"""
     torch = pytest.importorskip("torch")
     document["optimizer"]["steps"] = 3
     problem = handgrad.load_problem(document)
