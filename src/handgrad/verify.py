@@ -15,12 +15,13 @@ import numpy as np
 from handgrad.problem import Problem
 from handgrad.solution import GradientCheck
 
-FD_STEP = 1e-6
+FD_STEP = 1e-6  # relative: θᵢ moves by 1e-6·max(1, |θᵢ|), so a weight of 1e100 moves at all
 FD_MAX_ENTRIES = 256  # per parameter; larger parameters are checked on a seeded random sample
-# Central differences carry a rounding error near 1e-16·|L|/step ≈ 1e-10·|L|, larger with large
-# inputs (the logits then cancel at their own scale); gradients smaller than this floor (times
-# max(1, |L|)·max(1, max |x|)) are compared on the floor's scale instead of their own.
-FD_FLOOR = 1e-4
+# A forward pass in float64 computes L with a rounding error of some units of ε·|L| (more where
+# large logits cancel at their own scale, ~max |x|): FD_ROUNDING·ε·|L|·max(1, max |x|). Divided by
+# the step it bounds what rounding can do to a central difference; a difference of gradients
+# below that is noise and is not held against the engine.
+FD_ROUNDING = 1e3
 # Two float64 implementations differ by rounding, ~1e-16 of the gradient's scale; a gradient that
 # is exactly 0 in theory comes out as ±1e-17 noise in each. Below this floor (times max(1, |L|))
 # differences are compared on the floor's scale, which still exposes any real error.
@@ -54,9 +55,18 @@ def finite_difference_check(
     max_entries: int = FD_MAX_ENTRIES,
     input_scale: float = 1.0,
 ) -> GradientCheck:
-    """Compare each ∂L/∂θ with (L(θ + s) − L(θ − s)) / 2s, entry by entry."""
+    """Compare each ∂L/∂θᵢ with (L(θ + sᵢ) − L(θ − sᵢ)) / 2sᵢ, sᵢ = step·max(1, |θᵢ|).
+
+    An entry's difference is judged on the scale of the gradient, or on the scale of what
+    rounding of L can explain at that step when that is larger (divided by the tolerance, so
+    that noise alone stays within it); the noise does not grow with the gradient's own size, so
+    a wrong gradient is caught at any scale of L.
+    """
     rng = np.random.default_rng(0)
-    floor = FD_FLOOR * max(1.0, abs(float(loss(params)))) * max(1.0, input_scale)
+    epsilon = float(np.finfo(float).eps)
+    noise_per_loss = FD_ROUNDING * epsilon * max(1.0, input_scale)
+    tolerance = TOLERANCES["finite_differences"]
+    centre = abs(float(loss(params)))
     errors: dict[str, float] = {}
     checked: dict[str, tuple[int, int]] = {}
     for name, value in params.items():
@@ -65,19 +75,26 @@ def finite_difference_check(
         if value.size > max_entries:
             flat_indices = np.sort(rng.choice(value.size, max_entries, replace=False))
         approx = np.empty(len(flat_indices))
+        noise = np.empty(len(flat_indices))
         shifted = dict(params)
         shifted[name] = perturbed = np.array(value, dtype=float)  # the only copy made
         for k, flat in enumerate(flat_indices):
             index = np.unravel_index(flat, value.shape)
-            perturbed[index] = value[index] + step
+            theta = float(value[index])
+            size = step * max(1.0, abs(theta))
+            up, down = theta + size, theta - size
+            perturbed[index] = up
             upper = float(loss(shifted))
-            perturbed[index] = value[index] - step
+            perturbed[index] = down
             lower = float(loss(shifted))
-            perturbed[index] = value[index]
-            approx[k] = (upper - lower) / (2 * step)
+            perturbed[index] = theta
+            width = up - down  # the step as float64 took it
+            approx[k] = (upper - lower) / width
+            noise[k] = noise_per_loss * max(abs(upper), abs(lower), centre) / width
+        floor = float(np.max(noise, initial=0.0)) / tolerance
         errors[f"d{name}"] = max_relative_error(approx, exact.reshape(-1)[flat_indices], floor)
         checked[f"d{name}"] = (len(flat_indices), value.size)
-    return GradientCheck("finite_differences", errors, checked, TOLERANCES["finite_differences"])
+    return GradientCheck("finite_differences", errors, checked, tolerance)
 
 
 def compare(

@@ -24,9 +24,9 @@ from handgrad.solution import Quantity, Solution
 
 CHECK_LEGEND = (
     "relative error = max |reference − ours| / max(max |reference|, max |ours|, floor) over a "
-    "gradient's entries; floor = 1e-4·s for finite differences (central, step 1e-6, forward pass "
-    "only), 1e-6·s for PyTorch and JAX, s = max(1, |L|)·max(1, max |x|): below it is rounding "
-    "noise"
+    "gradient's entries. Finite differences: central, forward pass only, step "
+    "s = 1e-6·max(1, |θ|); floor = what rounding of L explains, 1000·ε·|L|·max(1, max |x|)/2s, "
+    "over the tolerance. PyTorch and JAX: floor = 1e-6·max(1, |L|)·max(1, max |x|)"
 )
 FORMULA_MIN_WIDTH = 18  # the formula column may wrap down to this to leave room for values
 
