@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +36,7 @@ from handgrad.core import network, ops
 from handgrad.errors import ProblemError, did_you_mean
 from handgrad.problem import Problem
 from handgrad.solution import Quantity, Section, Solution, plain
+from handgrad.text import parse_number, quoted, shown
 
 SECTIONS: tuple[Section, ...] = ("forward", "backward", "update")
 SOLVER_KEYS = ("problem", "precision", "conventions", "history", "checks", "kinks")
@@ -190,7 +190,7 @@ def validate_answer(
             continue
         expected = solution.section(section)
         for name, value in content.items():
-            key = f"{section}.{name}"
+            key = f"{section}.{shown(name)}"
             if name not in expected:
                 problems.append(_unknown_name(section, name, expected))
                 continue
@@ -238,12 +238,12 @@ def _checked(answer: Answer, solution: Solution) -> Values:
 
 
 def _unknown_section(section: str) -> str:
-    return (f"'{section}' is not a section of an answer; use [forward], [backward] and"
+    return (f"{quoted(section)} is not a section of an answer; use [forward], [backward] and"
             f" [update]{did_you_mean(section, SECTIONS)}")
 
 
 def _unknown_name(section: str, name: str, expected: Mapping[str, Any]) -> str:
-    return (f"{section}.{name}: not a quantity of this problem's {section} section (it has "
+    return (f"{section}.{shown(name)}: not a quantity of this problem's {section} section (it has "
             f"{', '.join(expected)}){did_you_mean(name, expected)}")
 
 
@@ -259,16 +259,8 @@ def _numbers(value: Any, key: str, problems: list[str]) -> np.ndarray | None:
     def convert(item: Any) -> Any:
         if isinstance(item, list):
             return [convert(entry) for entry in item]
-        if isinstance(item, bool):
-            raise ValueError(f"{item!r} is not a number")
-        if isinstance(item, int | float):
-            return float(item)
-        if isinstance(item, str):
-            try:  # N-digit JSON writes numbers as strings; exact JSON writes rationals as 4/5
-                return float(Fraction(item.strip()))
-            except (ValueError, ZeroDivisionError):
-                raise ValueError(f"{item!r} is not a number") from None
-        raise ValueError(f"{item!r} is not a number")
+        # N-digit JSON writes numbers as strings; exact JSON writes rationals as 4/5
+        return parse_number(item)
 
     try:
         array = np.array(convert(value), dtype=float)
@@ -276,7 +268,9 @@ def _numbers(value: Any, key: str, problems: list[str]) -> np.ndarray | None:
         problems.append(f"{key}: nested too deeply for a number, a vector or a matrix")
         return None
     except (ValueError, TypeError) as err:
-        reason = str(err) if "not a number" in str(err) else "a ragged or non-numeric list"
+        reason = "a ragged or non-numeric list" if isinstance(err, TypeError) else str(err)
+        if "inhomogeneous" in reason or "sequence" in reason:
+            reason = "a ragged or non-numeric list"
         problems.append(f"{key}: {reason}")
         return None
     if not np.all(np.isfinite(array)):

@@ -22,12 +22,14 @@ from handgrad.core.network import Architecture
 from handgrad.core.ops import Activation
 from handgrad.errors import ProblemError, did_you_mean
 from handgrad.settings import MAX_FLOAT, ProblemSpec, kind_of, parse_spec
+from handgrad.text import has_lone_surrogate, quoted, shown
 
 SEED_PROBLEM = "homework3.toml"
 PROBLEMS_FOLDER = Path(__file__).parent / "problems"  # package data, shipped in the wheel
 DISTRIBUTION_TOLERANCE = 1e-9  # how far a row of y may sum from 1 for cross-entropy
 MAX_NESTING = 2  # a matrix is a list of lists: deeper nesting is never valid here
 MAX_PARAMETERS = 10_000_000
+MAX_FILE_BYTES = 5_000_000  # a problem or an answer is a few kilobytes; reading more is waste
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,16 @@ def read_document(path: Path) -> dict[str, Any]:
         if path.parent == Path(".") and not path.suffix:
             hint = f" (and no shipped example is called that: {', '.join(example_names())})"
         raise ProblemError([f"the file does not exist{hint}"], name)
-    if not path.is_file():
-        raise ProblemError(["not a file (is it a folder?)"], name)
+    if path.is_dir():
+        raise ProblemError(["is a folder, not a file"], name)
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise ProblemError(["not a regular file (a pipe or a device); give a file"], name)
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ProblemError(
+            [f"{path.stat().st_size:,} bytes: larger than any problem or answer needs"
+             f" (at most {MAX_FILE_BYTES:,})"],
+            name,
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not an error
     except UnicodeDecodeError:
@@ -140,6 +150,9 @@ def read_document(path: Path) -> dict[str, Any]:
         raise ProblemError([f"invalid TOML: {error}"], name) from None
     except RecursionError:
         raise ProblemError(["lists or tables are nested too deeply to read"], name) from None
+    except ValueError as error:  # an integer of more than 4,300 digits, refused by int()
+        reason = "a whole number of more than 4,300 digits" if "digits" in str(error) else "a value"
+        raise ProblemError([f"{reason} cannot be read as a number"], name) from None
     if not isinstance(document, dict):
         raise ProblemError(["the top level must be a table (an object in JSON)"], name)
     return document
@@ -148,6 +161,9 @@ def read_document(path: Path) -> dict[str, Any]:
 def validate_problem(document: Mapping[str, Any], source: str) -> Problem:
     """Check every key of a parsed document and build the Problem, or raise ProblemError."""
     problems: list[str] = []
+    _check_text(document, "", problems)
+    if problems:
+        raise ProblemError(problems, source)
     spec = parse_spec(document, problems)
     if spec is None:
         raise ProblemError(problems, source)
@@ -158,7 +174,7 @@ def validate_problem(document: Mapping[str, Any], source: str) -> Problem:
     for name in unknown:
         choices = arch.parameter_names()
         problems.append(
-            f"optimizer.frozen: '{name}' is not a parameter of this network"
+            f"optimizer.frozen: {quoted(name)} is not a parameter of this network"
             f"{did_you_mean(name, choices)} (it has {', '.join(choices)})"
         )
     if problems or x is None or y is None or params is None:
@@ -167,6 +183,23 @@ def validate_problem(document: Mapping[str, Any], source: str) -> Problem:
 
 
 # --------------------------------------------------------------------------- arrays, by hand
+
+
+def _check_text(value: Any, where: str, problems: list[str]) -> None:
+    """Every key and string must be text: JSON's lone surrogates ("\\ud800") are not, and would
+    break every writer later (the terminal, JSON, LaTeX)."""
+    if isinstance(value, str):
+        if has_lone_surrogate(value):
+            problems.append(f"{where or 'a value'}: holds a lone UTF-16 surrogate, not text")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = f"{where}.{shown(key)}" if where else shown(key)
+            if isinstance(key, str) and has_lone_surrogate(key):
+                problems.append(f"{inner}: a key holding a lone UTF-16 surrogate")
+            _check_text(item, inner, problems)
+    elif isinstance(value, list) and len(problems) < 10:
+        for item in value:
+            _check_text(item, where, problems)
 
 
 def _numeric_array(value: Any, key: str, problems: list[str]) -> np.ndarray | None:
@@ -186,7 +219,7 @@ def _numeric_array(value: Any, key: str, problems: list[str]) -> np.ndarray | No
 def _shape_of(value: Any, key: str, depth: int = 0) -> tuple[int, ...] | str:
     """The shape of nested lists of numbers, or a message for a string, a bool or a ragged list."""
     if isinstance(value, bool) or not isinstance(value, int | float | list):
-        return f"{key}: expected a number, got {kind_of(value)} {value!r}"
+        return f"{key}: expected a number, got {kind_of(value)} {quoted(value)}"
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             return f"{key}: NaN and infinite values are not allowed"
@@ -345,7 +378,7 @@ def _params(
     for name in spec.params:
         if name not in names:
             problems.append(
-                f"params.{name}: unknown parameter{did_you_mean(name, names)}"
+                f"params.{shown(name)}: unknown parameter{did_you_mean(name, names)}"
                 f" (this network has {', '.join(names)})"
             )
     for name in names:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from handgrad.core.network import LossKind, Output
 from handgrad.core.ops import Layout, Reduction, Smoothing
 from handgrad.errors import did_you_mean
+from handgrad.text import quoted, shown
 
 ActivationName = Literal["relu", "leaky_relu", "sigmoid", "tanh", "identity"]
 
@@ -166,10 +167,10 @@ def parse_spec(document: Mapping[str, Any], problems: list[str]) -> ProblemSpec 
     """The settings of a parsed document, or None with every reason appended to `problems`."""
     for key in document:
         if key not in TOP_LEVEL:
-            problems.append(f"{key}: unknown section{did_you_mean(key, TOP_LEVEL)}")
+            problems.append(f"{shown(key)}: unknown section{did_you_mean(key, TOP_LEVEL)}")
     title = document.get("title")
     if title is not None and not isinstance(title, str):
-        problems.append(f"title: expected text, got {kind_of(title)} {title!r}")
+        problems.append(f"title: expected text, got {kind_of(title)} {quoted(title)}")
     params = document.get("params")
     if params is not None and not isinstance(params, dict):
         problems.append(f"params: expected a table of W1, b1, ..., got {kind_of(params)}")
@@ -183,7 +184,7 @@ def parse_spec(document: Mapping[str, Any], problems: list[str]) -> ProblemSpec 
             continue
         table = document[name]
         if not isinstance(table, dict):
-            problems.append(f"{name}: expected a table, got {kind_of(table)} {table!r}")
+            problems.append(f"{name}: expected a table, got {kind_of(table)} {quoted(table)}")
             continue
         values = _section(name, table, settings, problems)
         if values is not None:
@@ -200,7 +201,7 @@ def _section(
     before = len(problems)
     for key in table:
         if key not in known:
-            problems.append(f"{name}.{key}: unknown key{did_you_mean(key, known)}")
+            problems.append(f"{name}.{shown(key)}: unknown key{did_you_mean(key, known)}")
     values: dict[str, Any] = {}
     for setting in settings:
         where = f"{name}.{setting.key}"
@@ -226,27 +227,28 @@ def _check(setting: Setting, value: Any, where: str) -> str:
         if not isinstance(value, str) or value not in setting.choices:
             listed = ", ".join(repr(c) for c in setting.choices)
             near = did_you_mean(value, setting.choices) if isinstance(value, str) else ""
-            return f"{where}: {value!r} is not one of {listed}{near}"
+            return f"{where}: {quoted(value)} is not one of {listed}{near}"
         return ""
     if kind == "text":
-        return "" if isinstance(value, str) else f"{where}: expected text, got {value!r}"
+        return "" if isinstance(value, str) else f"{where}: expected text, got {quoted(value)}"
     if kind == "names":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return f'{where}: expected a list of parameter names like ["b1"], got {value!r}'
+            return f'{where}: expected a list of parameter names like ["b1"], got {quoted(value)}'
         return ""
     if kind == "labels":
         items = value if isinstance(value, list) else [value]
         if not items or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            return f"{where}: expected a class index or a list of them, got {value!r}"
+            return f"{where}: expected a class index or a list of them, got {quoted(value)}"
         return ""
     if kind == "layers":
         if not isinstance(value, list) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
         ):
-            return f"{where}: expected a list of whole numbers like [2, 3, 3], got {value!r}"
+            return f"{where}: expected a list of whole numbers like [2, 3, 3], got {quoted(value)}"
         if len(value) < 2:
             return (
-                f"{where}: needs at least two sizes, the inputs d and the outputs q (got {value})"
+                f"{where}: needs at least two sizes, the inputs d and the outputs q"
+                f" (got {quoted(value)})"
             )
         small = [i for i, v in enumerate(value) if v < 1]
         if small:
@@ -265,7 +267,7 @@ def _check(setting: Setting, value: Any, where: str) -> str:
         or (wanted_int and not isinstance(value, int))
     ):
         wanted = "a whole number" if wanted_int else "a number"
-        return f"{where}: expected {wanted}, got {kind_of(value)} {value!r}"
+        return f"{where}: expected {wanted}, got {kind_of(value)} {quoted(value)}"
     if isinstance(value, int) and abs(value) > MAX_FLOAT:
         return f"{where}: a {len(str(abs(value)))}-digit whole number is too large for a float"
     if not math.isfinite(value):

@@ -12,6 +12,7 @@ import click
 
 from handgrad.cli import serving, solving, teaching, training
 from handgrad.errors import HandgradError
+from handgrad.text import shown_message
 
 # click rather than typer: typer imports pydantic and its own adapters at start-up, which cost
 # 0.15 s of the 0.5 s that `handgrad solve` may take on a 2-core machine (measured).
@@ -50,7 +51,7 @@ def main() -> None:
     try:
         app(prog_name="handgrad")
     except HandgradError as error:
-        sys.stderr.write(f"handgrad: error: {error}\n")
+        sys.stderr.write(f"handgrad: error: {shown_message(str(error))}\n")
         sys.exit(2)
     except KeyboardInterrupt:
         sys.stderr.write("handgrad: interrupted\n")

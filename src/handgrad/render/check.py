@@ -8,15 +8,19 @@ import textwrap
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from handgrad.render.terminal import CHECK_LEGEND
 from handgrad.solution import CheckReport
+from handgrad.text import shown
 
 
 def report_text(report: CheckReport, width: int = 100) -> str:
     """A table of relative errors per gradient and method, then the verdict."""
     table = Table(
-        title=f"Gradient check: {report.problem.name}", title_justify="left", box=box.SIMPLE_HEAD
+        title=Text(f"Gradient check: {shown(report.problem.name, 200)}"),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
     )
     table.add_column("gradient")
     for check in report.checks:

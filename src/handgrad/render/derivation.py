@@ -21,6 +21,7 @@ from handgrad.render.document import (
     Note,
     Paragraph,
 )
+from handgrad.text import shown
 
 MARKS = {True: "✓", False: "✗", None: "·"}
 SUMMARY = (
@@ -57,7 +58,7 @@ def derivation_blocks(derivation: Derivation) -> list[Block]:
 
 def render_derivation_text(derivation: Derivation, width: int = 100) -> str:
     table = RichTable(
-        title=f"Derivation of the gradients: {derivation.problem.name}",
+        title=Text(f"Derivation of the gradients: {shown(derivation.problem.name, 200)}"),
         title_justify="left",
         box=box.ROUNDED,
         show_lines=True,

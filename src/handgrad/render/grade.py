@@ -11,9 +11,11 @@ from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from handgrad.grade import GradeItem, GradeReport
 from handgrad.render.terminal import matrix_text
+from handgrad.text import shown
 
 MARKS = {
     "correct": ("✓ correct", "green"),
@@ -43,7 +45,8 @@ def _redo(item: GradeItem) -> str:
 def render_grade_text(report: GradeReport, digits: int = 6, width: int = 100) -> str:
     """The report as the terminal shows it (rich, without colour when written to a file)."""
     table = Table(
-        title=f"Grade: {report.problem}", title_justify="left", title_style="bold",
+        title=Text(f"Grade: {shown(report.problem, 200)}"), title_justify="left",
+        title_style="bold",
         box=box.SIMPLE_HEAD,
     )
     for column in ("section", "quantity", "verdict", "likely cause"):

@@ -99,10 +99,33 @@ _SYMBOLS = {
 _SYMBOL_PATTERN = re.compile("|".join(sorted(map(re.escape, _SYMBOLS), key=len, reverse=True)))
 
 
+LATIN_LIMIT = 0x17F  # Latin-1 and Latin Extended-A: what pdflatex's utf8 inputenc typesets
+
+
+def _plain_char(char: str) -> str:
+    """One character of text for pdflatex: specials escaped, control characters dropped, and
+    what pdflatex cannot typeset (CJK, emoji: no font for them) named by its code point."""
+    if char in _SPECIAL:
+        return _SPECIAL[char]
+    code = ord(char)
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        return ""
+    if code > LATIN_LIMIT:
+        return rf"\texttt{{[U+{code:04X}]}}"
+    return char
+
+
 def latex_text(text: str) -> str:
-    """Plain Unicode text as LaTeX: specials escaped, the notation's symbols as inline math."""
-    escaped = "".join(_SPECIAL.get(char, char) for char in text)
-    return _SYMBOL_PATTERN.sub(lambda m: f"${_SYMBOLS[m.group(0)]}$", escaped).replace("$$", "")
+    """Plain Unicode text as LaTeX: specials escaped, the notation's symbols as inline math,
+    whitespace (line breaks, blank lines: they would end a heading's argument) as one space."""
+    text = re.sub(r"\s+", " ", text)
+    out, start = [], 0
+    for match in _SYMBOL_PATTERN.finditer(text):
+        out.append("".join(_plain_char(c) for c in text[start : match.start()]))
+        out.append(f"${_SYMBOLS[match.group(0)]}$")
+        start = match.end()
+    out.append("".join(_plain_char(c) for c in text[start:]))
+    return "".join(out).replace("$$", "")
 
 
 def _inline(part: Inline) -> str:

@@ -21,6 +21,7 @@ from handgrad.render.numbers import (
     precise_entries,
 )
 from handgrad.solution import Quantity, Solution
+from handgrad.text import shown
 
 CHECK_LEGEND = (
     "relative error = max |reference − ours| / max(max |reference|, max |ours|, floor) over a "
@@ -28,6 +29,7 @@ CHECK_LEGEND = (
     "s = 1e-6·max(1, |θ|); floor = what rounding of L explains, 1000·ε·|L|·max(1, max |x|)/2s, "
     "over the tolerance. PyTorch and JAX: floor = 1e-6·max(1, |L|)·max(1, max |x|)"
 )
+TITLE_LIMIT = 200  # characters of a user-written title shown
 FORMULA_MIN_WIDTH = 18  # the formula column may wrap down to this to leave room for values
 
 
@@ -215,7 +217,7 @@ def solution_renderable(solution: Solution, digits: int = 6, width: int = 100) -
     """Everything `handgrad solve` prints, as one rich renderable."""
     heading = Text.assemble(
         ("Worked solution: ", "bold"),
-        (solution.problem.name, "bold"),
+        (shown(solution.problem.name, TITLE_LIMIT), "bold"),
         "\n",
         describe_network(solution),
     )
