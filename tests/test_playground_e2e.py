@@ -25,7 +25,7 @@ if not shutil.which("chromium"):
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
 
 from handgrad.problem import default_problem_path  # noqa: E402
-from handgrad.serve.api import create_app  # noqa: E402
+from handgrad.serve.api import create_app, encode_state  # noqa: E402
 
 SEED = tomllib.loads(default_problem_path().read_text(encoding="utf-8"))
 
@@ -172,12 +172,72 @@ def test_backward_view_hover_and_keyboard(page):
     page.hover("#net .node.layer1[data-k='1']")
     tooltip = page.locator("#tooltip")
     tooltip.wait_for(state="visible")
-    assert "from ∂L/∂a1" in tooltip.text_content()
+    # the server's formula, and ∂L/∂h1[2] of `handgrad solve` (0.17357422...)
+    assert "∂L/∂h1 = ∂L/∂a1 ⊙ 1[h1 > 0]; ∂L/∂h1[2] = 0.173574" in _tip_lines(page)
     page.focus("#net .node.layer0[data-k='0']")
     assert "given" in page.text_content("#tooltip")
     page.focus("#tab-solution")
     page.keyboard.press("ArrowRight")
     assert page.get_attribute("#tab-derivation", "aria-selected") == "true"
+
+
+def _tip_lines(page):
+    """The plain text of each line of the tooltip (its KaTeX is for the eye)."""
+    return page.eval_on_selector_all("#tooltip .line", "els => els.map(e => e.dataset.text)")
+
+
+def _load_example(page, title, layers):
+    page.select_option("#examples", label=title)
+    page.wait_for_function("t => document.querySelector('#summary').textContent.includes(t)",
+                           arg=" → ".join(map(str, layers)))
+
+
+def test_an_edge_shows_the_update_the_server_made_over_all_steps(page, tmp_path):
+    """deep_batch takes 2 steps: the edge W1[3,3] (out_in: input 3 to hidden unit 3) shows the
+    server's formula and where the 2 steps end, not w − η·g of one step with that end."""
+    deep_batch = tomllib.loads(
+        default_problem_path().with_name("deep_batch.toml").read_text(encoding="utf-8"))
+    cli = _solve_cli(deep_batch, tmp_path)
+    _load_example(page, deep_batch["title"], deep_batch["network"]["layers"])
+    page.check("input[value=backward]")
+    page.focus("#net .edge.layer1[data-i='2'][data-j='2']")
+    gradient, after = cli["backward"]["dW1"][2][2], cli["update"]["W1"][2][2]
+    # one step of w − η·g reaches 1 − 0.5·(−0.128887) = 1.06444, far from where 2 steps end
+    assert abs((1 - 0.5 * gradient) - after) > 0.5
+    shown = page.text_content("#tooltip")  # KaTeX's text: what a reader sees
+    assert "applied 2 times" in shown and f"{after:.6g}" in shown
+    assert _tip_lines(page) == [
+        f"∂L/∂W1 = (∂L/∂H1)ᵀ X; ∂L/∂W1[3,3] = {gradient:.6g}",
+        f"W1 ← W1 − η ∂L/∂W1, applied 2 times; W1[3,3]: 1 → {after:.6g}"]
+
+
+def test_a_frozen_weight_says_so(browser, server, tmp_path):
+    frozen = json.loads(json.dumps(SEED))
+    frozen["optimizer"]["frozen"] = ["W1"]
+    cli = _solve_cli(frozen, tmp_path)
+    page = browser.new_page()
+    page.goto(server + "#p=" + encode_state(frozen))
+    page.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    page.focus("#net .edge.layer1[data-i='1'][data-j='1']")
+    gradient = cli["backward"]["dW1"][1][1]
+    assert gradient != 0 and cli["update"]["W1"][1][1] == 2
+    assert "frozen" in page.text_content("#tooltip")  # not 2 − 0.1·(0.347148) = 2
+    assert _tip_lines(page) == [f"∂L/∂W1 = x (∂L/∂h1)ᵀ; ∂L/∂W1[2,2] = {gradient:.6g}",
+                                "W1 ← W1 (frozen); W1[2,2]: 2 → 2"]
+    page.close()
+
+
+def test_the_menus_come_from_the_server_and_labels_stay_labels(page):
+    page.click("#tab-edit")
+    options = page.eval_on_selector_all(
+        "#edit-network-activation option", "els => els.map(e => [e.value, e.textContent])")
+    assert options == [["relu", "ReLU"], ["leaky_relu", "leaky ReLU"], ["sigmoid", "sigmoid"],
+                       ["tanh", "tanh"], ["identity", "identity"]]
+    page.select_option("#edit-network-activation", "tanh")
+    page.wait_for_function("() => document.querySelector('#summary').textContent"
+                           ".includes('· tanh ·')")
+    _load_example(page, "Two hidden layers, a batch of three", [3, 4, 3, 2])
+    assert page.input_value("#edit-data-label") == "0,1,1"
 
 
 def test_phone_width_has_no_horizontal_scroll(browser, server):

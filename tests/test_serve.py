@@ -4,9 +4,13 @@ and an OpenAPI-driven fuzz (schemathesis) that must never see a server error."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,9 +18,12 @@ fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from handgrad.problem import default_problem_path  # noqa: E402
-from handgrad.serve.api import LIMITS, MAX_BODY_BYTES, create_app  # noqa: E402
+from handgrad.serve.api import LIMITS, MAX_BODY_BYTES, STATIC, create_app  # noqa: E402
 
 SEED = tomllib.loads(default_problem_path().read_text(encoding="utf-8"))
+DEEP_BATCH = tomllib.loads(
+    default_problem_path().with_name("deep_batch.toml").read_text(encoding="utf-8"))
+PAGE_FIXTURES = Path(__file__).parent / "js" / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +172,142 @@ def test_steps_lower_the_loss_and_match_the_solvers_update(client):
     many = client.post("/api/step", json={"problem": SEED, "steps": 50}).json()
     assert many["losses"][-1] < many["losses"][0]
     assert client.post("/api/solve", json={"problem": many["problem"]}).status_code == 200
+
+
+def test_steps_of_a_problem_of_many_steps_are_the_solvers(client, tmp_path):
+    """/api/step and `handgrad solve` run the same steps: deep_batch's two, from the labels."""
+    cli = _cli_json("solve", str(default_problem_path().with_name("deep_batch.toml")), "-f",
+                    "json")
+    stepped = client.post("/api/step", json={"problem": DEEP_BATCH, "steps": 2}).json()
+    assert stepped["losses"] == pytest.approx(cli["history"], rel=1e-12)
+    for name, value in cli["update"].items():
+        if name != "loss":
+            _same(stepped["problem"]["params"][name], value, name)
+    frozen = json.loads(json.dumps(SEED))
+    frozen["optimizer"]["frozen"] = ["W1"]
+    stepped = client.post("/api/step", json={"problem": frozen, "steps": 3}).json()
+    assert stepped["problem"]["params"]["W1"] == SEED["params"]["W1"]
+    assert stepped["problem"]["params"]["b1"] != SEED["params"]["b1"]
+
+
+def _one_weight(w: float, learning_rate: float, x: float = 1.0) -> dict[str, Any]:
+    """ŷ = w·x + b, L = ½(ŷ − 0)², so ∂L/∂w = ŷ·x and ∂L/∂b = ŷ: divergence by hand."""
+    return {"network": {"layers": [1, 1], "output": "identity"},
+            "loss": {"kind": "squared_error"}, "params": {"W1": [[w]], "b1": [0]},
+            "data": {"x": [x], "y": [0]}, "optimizer": {"learning_rate": learning_rate}}
+
+
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [
+        # L = ½(10²⁰⁰)² overflows before any step
+        (_one_weight(1e200, 0.1), "the loss became infinite or NaN"),
+        # one step: w = 1 − 10²⁰⁰, b = −10²⁰⁰, finite; then L = ½(−2·10²⁰⁰)² overflows
+        (_one_weight(1, 1e200), "the loss became infinite or NaN"),
+        # one step: ∂L/∂w = ŷ·x = 4, so w = 1 − 1.7·10³⁰⁸ · 4 is −inf
+        (_one_weight(1, 1.7e308, x=2.0), "the steps diverged: a parameter became infinite"),
+    ],
+)
+def test_a_diverging_run_names_what_went_first(client, problem, message):
+    response = client.post("/api/step", json={"problem": problem, "steps": 3})
+    assert response.status_code == 422 and message in response.json()["error"]
+    tame = client.post("/api/step", json={"problem": _one_weight(1, 0.1), "steps": 3}).json()
+    # ŷ shrinks by 1 − η(x² + 1) = 0.8 a step: L = ½·0.8²ᵏ
+    assert tame["losses"] == pytest.approx([0.5, 0.32, 0.2048, 0.131072], rel=1e-12)
+
+
+def test_documents_load_back_and_keep_class_labels(client):
+    """The page edits, links and exports `document`: a problem document (nothing read-only in
+    it) that solves to the same numbers, with class labels kept as the labels given."""
+    body = client.post("/api/solve", json={"problem": DEEP_BATCH}).json()
+    document = body["document"]
+    assert document["data"] == {"x": DEEP_BATCH["data"]["x"], "label": [0, 1, 1]}
+    assert "params_initialised" not in document and "params_initialised" not in body["problem"]
+    again = client.post("/api/solve", json={"problem": document}).json()
+    assert again["quantities"] == body["quantities"]
+    stepped = client.post("/api/step", json={"problem": DEEP_BATCH, "steps": 1}).json()
+    assert stepped["problem"]["data"]["label"] == [0, 1, 1]
+    untitled = {k: v for k, v in SEED.items() if k != "title"}
+    document = client.post("/api/solve", json={"problem": untitled}).json()["document"]
+    assert "title" not in document and "label" not in document["data"]
+    assert document["data"]["y"] == SEED["data"]["y"]
+    toml_text = client.post("/api/export", json={"problem": DEEP_BATCH, "format": "toml"}).text
+    assert tomllib.loads(toml_text)["data"]["label"] == [0, 1, 1]
+
+
+def test_capabilities_name_the_activations_and_outputs(client):
+    """The page's menus come from core.activations, through /api/capabilities."""
+    capabilities = client.get("/api/capabilities").json()
+    activations = {f["name"]: f for f in capabilities["activations"]}
+    assert list(activations) == ["relu", "leaky_relu", "sigmoid", "tanh", "identity"]
+    assert activations["leaky_relu"]["label"] == "leaky ReLU"
+    assert activations["sigmoid"]["text"] == "σ" and activations["sigmoid"]["latex"] == r"\sigma"
+    outputs = {f["name"]: f for f in capabilities["outputs"]}
+    assert list(outputs) == ["softmax", "sigmoid", "identity"]
+    assert outputs["softmax"]["latex"] == r"\operatorname{softmax}"
+
+
+_IMPORT = re.compile(r"""^import\b[^"']*["']\./([\w-]+\.mjs)["'];?$""", re.MULTILINE)
+
+
+def test_the_page_is_served_as_modules_and_nothing_else(client):
+    """index.html loads app.mjs as a module; every module it imports, and theirs, is served
+    as JavaScript (a browser refuses a module of any other type); the static folder holds the
+    page's files only, so the route serves nothing more."""
+    page = client.get("/").text
+    assert '<script type="module" src="/static/app.mjs"></script>' in page
+    seen: set[str] = set()
+    waiting = ["app.mjs"]
+    while waiting:
+        name = waiting.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 200, name
+        assert response.headers["content-type"].startswith("text/javascript"), name
+        waiting.extend(_IMPORT.findall(response.text))
+    on_disk = {path.name for path in STATIC.iterdir()}
+    assert on_disk == seen | {"index.html", "style.css"}
+    for path in ("/static/app.js", "/static/../__init__.py", "/static/__pycache__"):
+        assert client.get(path).status_code == 404
+
+
+def _page_fixture(client, name: str) -> dict[str, Any]:
+    """The /api/solve answers that tests/js feeds the page's modules."""
+    document = json.loads(json.dumps(SEED if name == "homework3_frozen" else DEEP_BATCH))
+    if name == "homework3_frozen":
+        document["optimizer"]["frozen"] = ["W1"]
+    return client.post("/api/solve", json={"problem": document}).json()
+
+
+def _same(got: Any, want: Any, where: str = "") -> None:
+    if isinstance(want, dict):
+        assert set(got) == set(want), where
+        for key in want:
+            if key != "checks":  # finite-difference errors depend on the machine's libm
+                _same(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _same(g, w, f"{where}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-300), where
+    else:
+        assert got == want, where
+
+
+@pytest.mark.parametrize("name", ["deep_batch", "homework3_frozen"])
+def test_the_page_unit_tests_read_the_apis_answer(client, name):
+    """tests/js/fixtures hold real /api/solve answers; they must stay the server's answer.
+    To accept a deliberate change, run with HANDGRAD_UPDATE_GOLDEN=1 and rerun node --test."""
+    from handgrad.render.json import dumps
+
+    answer = _page_fixture(client, name)
+    path = PAGE_FIXTURES / f"{name}.json"
+    if os.environ.get("HANDGRAD_UPDATE_GOLDEN"):
+        path.write_text(dumps(answer) + "\n", encoding="utf-8")
+    _same(answer, json.loads(path.read_text(encoding="utf-8")), name)
 
 
 def test_grade_generate_examples_and_export(client):

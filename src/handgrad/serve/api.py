@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import json
+import mimetypes
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,9 +24,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from handgrad.core import network, ops
+from handgrad.core import network
+from handgrad.core.activations import ACTIVATIONS, OUTPUTS
 from handgrad.errors import HandgradError
 from handgrad.problem import Problem, default_problem_path, read_document, validate_problem
+from handgrad.solution import plain
 
 STATIC = Path(__file__).parent / "static"
 KATEX = Path(__file__).parent.parent / "render" / "katex"
@@ -37,6 +41,12 @@ LIMITS = {
     "derive_depth": 3,  # weight layers for the sympy-verified derivation (and the reports)
     "derive_units": 8,  # units per layer there
     "generate_draws": 500,  # tries for one generated problem
+}
+# the choices of network.activation and network.output, as the page's menus show them
+FUNCTIONS = {
+    kind: [{"name": name, "label": rule.label, "text": rule.text, "latex": rule.latex}
+           for name, rule in table.items()]
+    for kind, table in (("activations", ACTIVATIONS), ("outputs", OUTPUTS))
 }
 DERIVATIONS_KEPT = 16  # derivations cached (by architecture), oldest dropped first
 EXAMPLES = ("homework3.toml", "deep_batch.toml", "regression.toml")
@@ -151,11 +161,6 @@ def _check_layers(layers: list[int]) -> None:
         raise RequestError(f"network.layers: at most {LIMITS['units']} units per layer here")
 
 
-def _plain(value: Any) -> Any:
-    array = np.asarray(value, dtype=float)
-    return float(array) if array.ndim == 0 else array.tolist()
-
-
 def solve_payload(problem: Problem) -> dict[str, Any]:
     """The solver's JSON, plus each quantity's symbol and formula (text and LaTeX) to show."""
     from handgrad.render.json import solution_to_dict
@@ -172,58 +177,74 @@ def solve_payload(problem: Problem) -> dict[str, Any]:
             "formula_latex": q.formula.latex,
             "relation": q.relation,
             "shape": list(q.shape),
-            "value": _plain(q.value),
+            "value": plain(q.value),
             "note": q.note,
         }
         for q in solution.quantities
     ]
     return {
         "problem": problem.to_dict(),
-        "document": _document(problem.to_dict()),  # with the parameters written out
+        "document": _editable_document(problem),
         "solution": solution_to_dict(solution),
         "quantities": quantities,
         "batched": problem.batched,
     }
 
 
-def step_payload(problem: Problem, steps: int) -> dict[str, Any]:
-    """The problem after `steps` gradient steps (core.network), with the loss before each."""
-    arch, spec = problem.architecture, problem.spec
-    target = problem.y
-    if arch.loss == "cross_entropy":
-        target = ops.smooth_labels(problem.y, spec.loss.label_smoothing, spec.loss.smoothing)
-    params = dict(problem.params)
-    losses = []
-    for _ in range(steps):
-        fwd = network.forward(params, problem.x, target, arch)
-        losses.append(float(fwd.loss))
-        if not np.isfinite(losses[-1]):
-            raise RequestError("the loss became infinite or NaN; lower η or the parameters")
-        grads = network.backward(fwd, arch).grads
-        params = network.gradient_step(params, grads, spec.optimizer.learning_rate,
-                                       spec.optimizer.frozen)
-        if not all(np.all(np.isfinite(v)) for v in params.values()):
-            raise RequestError("the steps diverged: a parameter became infinite; lower η")
-    losses.append(float(network.loss_value(params, problem.x, target, arch)))
-    if not np.isfinite(losses[-1]):
-        raise RequestError("the loss became infinite or NaN; lower η or the parameters")
+def _editable_document(problem: Problem, params: network.Params | None = None) -> dict[str, Any]:
+    """The problem document the page edits, links to and exports: `Problem.to_dict()` (with
+    `params` instead of the problem's own when given), keeping class labels as labels when the
+    problem was written with them: a person edits `label = [0, 1, 1]`, not one-hot rows."""
     document = problem.to_dict()
-    document["params"] = {name: value.tolist() for name, value in params.items()}
-    return {"problem": _document(document), "losses": losses}
-
-
-def _document(as_understood: dict[str, Any]) -> dict[str, Any]:
-    """Problem.to_dict() made a valid problem document again (drops read-only extras)."""
-    document = {k: v for k, v in as_understood.items() if k != "params_initialised"}
-    data = dict(document["data"])
-    if data.get("label") is None:
-        data.pop("label", None)
-    else:
-        data.pop("y", None)
-    document["data"] = data
-    if document.get("title") is None:
-        document.pop("title", None)
+    if params is not None:
+        document["params"] = {name: plain(value) for name, value in params.items()}
+    label = problem.spec.data.label
+    if label is not None:
+        document["data"] = {"x": document["data"]["x"], "label": label}
     return document
+
+
+LOSS_DIVERGED = "the loss became infinite or NaN; lower η or the parameters"
+STEPS_DIVERGED = "the steps diverged: a parameter became infinite; lower η"
+
+
+def step_payload(problem: Problem, steps: int) -> dict[str, Any]:
+    """The problem after `steps` gradient steps (`network.descend`), with the loss before each
+    and after the last."""
+    optimizer = problem.spec.optimizer
+
+    def descend(count: int) -> network.Descent:
+        # overflow is reported below as the user's error, not warned about on the way
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return network.descend(problem.params, problem.x, problem.target,
+                                   problem.architecture, optimizer.learning_rate, count,
+                                   optimizer.frozen)
+
+    run = descend(steps)
+    losses = [float(loss) for loss in run.losses]
+    _refuse_divergence(losses, run.params, descend)
+    return {"problem": _editable_document(problem, run.params), "losses": losses}
+
+
+def _refuse_divergence(losses: list[float], last: network.Params,
+                       descend: Callable[[int], network.Descent]) -> None:
+    """Refuse a run that overflowed, naming what went first: the loss before step k, or a
+    parameter at step k (checked before the loss after it).
+
+    `descend` checks nothing on the way, so the first non-finite loss says where to look: a
+    parameter that is infinite or NaN stays so at every later step (inf − η·g is inf or NaN),
+    so the parameters after that step show whether one broke at or before it.
+    """
+    broken = next((k for k, loss in enumerate(losses) if not np.isfinite(loss)), None)
+    if broken == 0:
+        raise RequestError(LOSS_DIVERGED)
+    steps = len(losses) - 1
+    at = steps if broken is None else broken
+    params = last if at == steps else descend(at).params
+    if not all(np.all(np.isfinite(value)) for value in params.values()):
+        raise RequestError(STEPS_DIVERGED)
+    if broken is not None:
+        raise RequestError(LOSS_DIVERGED)
 
 
 def create_app(start: dict[str, Any] | None = None) -> FastAPI:
@@ -298,14 +319,13 @@ def create_app(start: dict[str, Any] | None = None) -> FastAPI:
     @app.post("/api/grade")
     def grade(request: GradeRequest) -> dict[str, Any]:
         """The grader's verdict on each quantity of an answer."""
-        from handgrad.grade import Tolerance
-        from handgrad.grade import grade as grade_answer
+        from handgrad.grade import Tolerance, grade_document
 
         problem = interactive_problem(request.problem)
-        answer: Any = request.answer
+        answer = request.answer
         if answer is None:
             answer = _parse_answer(request.answer_text or "")
-        report = grade_answer(problem, answer, Tolerance(request.rtol, request.decimals))
+        report = grade_document(problem, answer, Tolerance(request.rtol, request.decimals))
         return report.to_dict()
 
     @app.post("/api/generate")
@@ -331,7 +351,7 @@ def create_app(start: dict[str, Any] | None = None) -> FastAPI:
         if request.format == "toml":
             from handgrad.generate import toml_text
 
-            return _download(toml_text(_document(problem.to_dict())), f"{name}.toml",
+            return _download(toml_text(_editable_document(problem)), f"{name}.toml",
                              "application/toml")
         if request.format == "json":
             from handgrad.solver import solve as solve_problem
@@ -358,12 +378,17 @@ def create_app(start: dict[str, Any] | None = None) -> FastAPI:
 
     @app.get("/api/capabilities")
     def capabilities() -> dict[str, Any]:
-        """What this server offers: limits, and whether PDF export works (pdflatex)."""
+        """What this server offers: limits, whether PDF export works (pdflatex), and the hidden
+        activations and output functions with how they are written (core.activations)."""
         import shutil
 
         return {"limits": LIMITS, "pdf": shutil.which("pdflatex") is not None,
-                "max_body_bytes": MAX_BODY_BYTES}
+                "max_body_bytes": MAX_BODY_BYTES, "activations": FUNCTIONS["activations"],
+                "outputs": FUNCTIONS["outputs"]}
 
+    # a module script with any type but JavaScript's is refused by the browser, and the
+    # operating system's table (the Windows registry, say) may not know .mjs
+    mimetypes.add_type("text/javascript", ".mjs")
     app.mount("/static/katex", StaticFiles(directory=KATEX), name="katex")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
