@@ -31,7 +31,8 @@ def test_load_problem_from_a_dict_fills_the_defaults() -> None:
         "reduction": "mean",
     }
     assert understood["optimizer"] == {"learning_rate": 0.5, "steps": 1, "frozen": []}
-    assert understood["data"]["y"] == [0.0, 1.0]  # the label as a one-hot target
+    assert understood["data"] == {"x": [1.0, 2.0], "label": 1}  # labels stay as given
+    np.testing.assert_array_equal(problem.y, [[0.0, 1.0]])  # and mean one-hot targets
 
 
 @pytest.mark.parametrize("name", ["homework3", "deep_batch", "regression"])

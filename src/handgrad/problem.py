@@ -65,15 +65,16 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         """The problem as understood, as a problem document: every default filled in, the
-        parameters and the targets y written out; `load_problem` reads it back as the same
-        problem."""
+        parameters written out, the targets as given (class labels stay labels, otherwise y);
+        `load_problem` reads it back as the same problem."""
         document = self.spec.to_dict()
         document["params"] = {name: value.tolist() for name, value in self.params.items()}
         rows = self.x.tolist(), self.y.tolist()
-        document["data"] = {
-            "x": rows[0] if self.batched else rows[0][0],
-            "y": rows[1] if self.batched else rows[1][0],
-        }
+        document["data"] = {"x": rows[0] if self.batched else rows[0][0]}
+        if self.spec.data.label is not None:
+            document["data"]["label"] = self.spec.data.label
+        else:
+            document["data"]["y"] = rows[1] if self.batched else rows[1][0]
         if document.get("title") is None:
             document.pop("title", None)
         return document

@@ -18,7 +18,12 @@ def solution_to_dict(solution: Solution) -> dict[str, Any]:
 
     problem = solution.problem
     as_understood = problem.to_dict()
-    as_understood["data"]["label"] = problem.spec.data.label  # as given, beside the y it means
+    y = problem.y.tolist()  # the one-hot rows labels mean, beside the labels as given
+    as_understood["data"] = {
+        "x": as_understood["data"]["x"],
+        "y": y if problem.batched else y[0],
+        "label": problem.spec.data.label,
+    }
     if problem.spec.title is None:
         as_understood["title"] = None
     as_understood["params_initialised"] = problem.params_initialised

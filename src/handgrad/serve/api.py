@@ -192,15 +192,11 @@ def solve_payload(problem: Problem) -> dict[str, Any]:
 
 
 def _editable_document(problem: Problem, params: network.Params | None = None) -> dict[str, Any]:
-    """The problem document the page edits, links to and exports: `Problem.to_dict()` (with
-    `params` instead of the problem's own when given), keeping class labels as labels when the
-    problem was written with them: a person edits `label = [0, 1, 1]`, not one-hot rows."""
+    """The problem document the page edits, links to and exports: `Problem.to_dict()`, with
+    `params` instead of the problem's own when given (the parameters after some steps)."""
     document = problem.to_dict()
     if params is not None:
         document["params"] = {name: plain(value) for name, value in params.items()}
-    label = problem.spec.data.label
-    if label is not None:
-        document["data"] = {"x": document["data"]["x"], "label": label}
     return document
 
 
