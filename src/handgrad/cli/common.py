@@ -17,6 +17,13 @@ PROBLEM_ARGUMENT = click.argument(
 OUTPUT_OPTION = click.option(
     "--output", "-o", type=click.Path(path_type=Path), help="Write to this file instead of stdout."
 )
+FORCE_OPTION = click.option(
+    "--force",
+    is_flag=True,
+    help="Go past the size limits (more than 100,000 parameters or 200,000 values to show;"
+    " --exact through sigmoid/tanh beyond 1 step or 1 hidden layer): they exist because such"
+    " work takes minutes and prints more than anyone reads.",
+)
 ALL_FORMATS = ["terminal", "markdown", "latex", "pdf", "html", "json"]
 
 
@@ -80,6 +87,16 @@ def write_document(
         else:
             files = {b.name: b.png for b in blocks if isinstance(b, Figure)}
             write_output(compile_pdf(latex, files), output, problem)
+
+
+def within_limits(problem: Any, precision: Any, force: bool) -> Any:
+    """The problem, unless it is over the size limits and --force was not given."""
+    from handgrad.limits import solve_limit
+
+    reason = None if force else solve_limit(problem, precision)
+    if reason is not None:
+        raise HandgradError(f"{problem.source}: {reason}")
+    return problem
 
 
 def parse_layers(text: str | None) -> list[int | None] | None:

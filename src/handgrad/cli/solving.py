@@ -10,9 +10,11 @@ import click
 
 from handgrad.cli.common import (
     ALL_FORMATS,
+    FORCE_OPTION,
     OUTPUT_OPTION,
     PROBLEM_ARGUMENT,
     format_option,
+    within_limits,
     write_document,
     write_output,
 )
@@ -51,6 +53,7 @@ from handgrad.errors import HandgradError
     type=click.IntRange(0),
     help="With --model: the row (0-based) of the model's training data set.",
 )
+@FORCE_OPTION
 def solve(
     problem: Path | None,
     output_format: str,
@@ -60,6 +63,7 @@ def solve(
     exact: bool,
     model: Path | None,
     instance: int | None,
+    force: bool,
 ) -> None:
     """Work gradient-descent steps: every intermediate with its formula, shape and value."""
     from handgrad.precision import Precision
@@ -75,11 +79,12 @@ def solve(
         from handgrad.train.explain import instance_problem
         from handgrad.train.model import load_model
 
-        solution = solve_problem(instance_problem(load_model(model), instance), precision)
+        worked = instance_problem(load_model(model), instance)
+        solution = solve_problem(within_limits(worked, precision, force), precision)
     elif instance is not None:
         raise HandgradError("--instance applies to a trained --model")
     else:
-        solution = solve_problem(load_problem(problem), precision)
+        solution = solve_problem(within_limits(load_problem(problem), precision, force), precision)
     if output_format == "json":
         write_output(solution.to_json(), output, problem)
     elif output_format in ("markdown", "latex", "pdf", "html"):
@@ -107,15 +112,18 @@ def solve(
 @PROBLEM_ARGUMENT
 @format_option(["terminal", "json"], "terminal", "How to show the report.")
 @OUTPUT_OPTION
-def check(problem: Path | None, output_format: str, output: Path | None) -> None:
+@FORCE_OPTION
+def check(problem: Path | None, output_format: str, output: Path | None, force: bool) -> None:
     """Check every gradient against finite differences, PyTorch and JAX (when installed).
 
     Exits with status 1 if any check disagrees beyond its tolerance.
     """
+    from handgrad.precision import Precision
+    from handgrad.problem import load_problem
     from handgrad.render.check import report_text
     from handgrad.solver import check_problem
 
-    report = check_problem(problem)
+    report = check_problem(within_limits(load_problem(problem), Precision(), force))
     if output_format == "json":
         text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
         write_output(text, output, problem)
@@ -175,8 +183,10 @@ def report(problem: Path | None, output_format: str, output: Path | None) -> Non
     type=click.IntRange(1, 17),
     help="Significant digits in the node labels.",
 )
-def graph(problem: Path | None, output: Path, digits: int) -> None:
+@FORCE_OPTION
+def graph(problem: Path | None, output: Path, digits: int, force: bool) -> None:
     """Draw the backprop schematic: forward values and backward gradients (graphviz)."""
+    from handgrad.precision import Precision
     from handgrad.problem import load_problem
     from handgrad.render.graph import write_graph
     from handgrad.solver import solve as solve_problem
@@ -185,5 +195,6 @@ def graph(problem: Path | None, output: Path, digits: int) -> None:
         raise HandgradError(f"-o {output}: would overwrite the problem file itself")
     if not output.parent.is_dir():
         raise HandgradError(f"-o {output}: the folder {output.parent} does not exist")
-    written = write_graph(solve_problem(load_problem(problem)), output, digits)
+    worked = within_limits(load_problem(problem), Precision(), force)
+    written = write_graph(solve_problem(worked), output, digits)
     sys.stderr.write(f"wrote {written}\n")

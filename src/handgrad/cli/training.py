@@ -1,10 +1,13 @@
-"""`handgrad train` and `handgrad predict`: parse, call handgrad.train, hand results on."""
+"""`handgrad train` and `handgrad predict`: parse, call handgrad.train, hand results on.
+
+JSON output (run.json, `train -f json`, `predict -f json`) is always strict JSON: a number that
+is not finite is written as null (a loss of an empty part, the throughput of an untimeably
+short run); predictions are never NaN, since a row the model cannot compute is an error.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,15 +16,16 @@ import click
 
 from handgrad.cli.common import format_option, parse_layers, write_output
 from handgrad.core.activations import ACTIVATION_NAMES, OUTPUT_NAMES
-from handgrad.errors import HandgradError
 
 
 @click.command()
 @click.option("--data", default="digits", show_default=True,
-              help="digits, iris, wine, breast_cancer, mnist (5,000 images), or a CSV/NPZ file.")
+              help="digits, iris, wine, breast_cancer, mnist (5,000 images), or a CSV (up to"
+              " 256 MiB of text) or NPZ (up to 2 GiB of arrays) file.")
 @click.option("--target", help="The label column (CSV) or array (NPZ; default y) of your file.")
 @click.option("--layers", help="Layer sizes d,n1,...,q; ... takes d or q from the data "
-              "(e.g. ...,32,...). Default: d,256,q.")
+              "(e.g. ...,32,...). Default: d,256,q. At most 100,000 units a layer and"
+              " 50,000,000 parameters.")
 @click.option("--activation", type=click.Choice(ACTIVATION_NAMES), default="relu",
               show_default=True)
 @click.option("--leaky-slope", type=float, default=0.01, show_default=True)
@@ -58,7 +62,10 @@ from handgrad.errors import HandgradError
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seeds the initial weights, the split and the shuffling.")
 @click.option("--out", type=click.Path(path_type=Path),
-              help="Folder for model.npz, run.json and plots; default runs/DATA-TIME.")
+              help="A new or empty folder for model.npz, run.json and plots; default"
+              " runs/DATA-TIME (numbered -2, -3, ... if taken).")
+@click.option("--force", is_flag=True,
+              help="Replace the earlier run in --out (all of its files, old plots included).")
 @click.option("--plot", is_flag=True, help="Also write curves.png and confusion.png.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @format_option(["terminal", "json"], "terminal", "terminal: progress and summary; json: run.json.")
@@ -92,9 +99,11 @@ def train(**options: Any) -> None:
         patience=options["patience"] or None, validation=options["validation"],
         test=options["test"], dtype=options["dtype"], seed=options["seed"],
     )
+    from handgrad.train.runs import check_run_folder
+
     folder = options["out"] or Path("runs") / f"{data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if folder.exists() and not folder.is_dir():
-        raise HandgradError(f"--out {folder}: is a file; give a folder")
+    if options["out"] is not None:  # refused before training, not after it
+        check_run_folder(folder.expanduser(), options["force"])
     terminal = options["output_format"] == "terminal"
     console = Console(stderr=not terminal)
     if terminal and not options["quiet"]:
@@ -105,32 +114,39 @@ def train(**options: Any) -> None:
             result = run_training(data, config, update)
     else:
         result = run_training(data, config)
-    _save_run(result, folder, options["plot"])
-    record = result.record()
+    written = _save_run(result, folder, options["plot"], options["force"],
+                        numbered=options["out"] is None)
     if terminal:
         from handgrad.render.training import run_summary
 
-        console.print(run_summary(result, str(folder)))
+        shown = str(folder) if options["out"] is not None else os.path.relpath(written)
+        console.print(run_summary(result, shown))
     else:
-        write_output(json.dumps(record, indent=2), None)
+        write_output(result.to_json(), None)
 
 
-def _save_run(result: Any, folder: Path, plot: bool) -> None:
+def _save_run(result: Any, folder: Path, plot: bool, force: bool = False,
+              numbered: bool = False) -> Path:
+    """Write model.npz, run.json (and the plots) as one run folder; returns the folder.
+
+    They are written into a fresh hidden folder renamed into place at the end, so an
+    interruption leaves the earlier run whole (or nothing), never a mix of two runs.
+    """
     from handgrad.train.model import save_model
+    from handgrad.train.runs import write_run_folder
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise HandgradError(f"--out {folder}: cannot make the folder ({error.strerror})") from None
-    save_model(result.model, folder / "model.npz")
-    write_output(json.dumps(result.record(), indent=2), folder / "run.json")
-    if plot:
-        from handgrad.render.plots import plot_confusion, plot_curves
+    def write(staging: Path) -> None:
+        save_model(result.model, staging / "model.npz")
+        write_output(result.to_json(), staging / "run.json")
+        if plot:
+            from handgrad.render.plots import plot_confusion, plot_curves
 
-        title = f"{result.dataset}: " + " → ".join(str(n) for n in result.model.arch.layers)
-        plot_curves(result.history, folder / "curves.png", title)
-        plot_confusion(result.confusion, result.model.classes, folder / "confusion.png",
-                       f"{result.dataset}: test part")
+            title = f"{result.dataset}: " + " → ".join(str(n) for n in result.model.arch.layers)
+            plot_curves(result.history, staging / "curves.png", title)
+            plot_confusion(result.confusion, result.model.classes, staging / "confusion.png",
+                           f"{result.dataset}: test part")
+
+    return write_run_folder(folder, write, force=force, numbered=numbered)
 
 
 @click.command()
@@ -142,27 +158,25 @@ def predict(model: Path, rows: Path, output_format: str, output: Path | None) ->
     """Predict the class of each row of a CSV (columns named as in training) or NPZ (array X)."""
     import numpy as np
 
+    from handgrad.train.data import DataError
     from handgrad.train.model import load_model
 
     trained = load_model(model)
     X = read_rows(rows, trained.feature_names)
-    probabilities = trained.predict_proba(X)
+    try:
+        probabilities = trained.predict_proba(X)
+    except DataError as error:  # it names the row and feature; this names the file
+        raise DataError(f"{rows.name}: {error}") from None
     predicted = np.argmax(probabilities, axis=1)
     classes = trained.classes
     if output_format == "json":
-        items = [
-            {"row": i, "predicted": classes[k],
-             "probabilities": dict(zip(classes, map(float, p), strict=True))}
-            for i, (k, p) in enumerate(zip(predicted, probabilities, strict=True))
-        ]
-        write_output(json.dumps(items, indent=2), output)
+        from handgrad.render.training import prediction_json
+
+        write_output(prediction_json(predicted, probabilities, classes), output)
     elif output_format == "csv" or output is not None:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["row", "predicted", *[f"p_{c}" for c in classes]])
-        for i, (k, p) in enumerate(zip(predicted, probabilities, strict=True)):
-            writer.writerow([i, classes[k], *[f"{v:.6g}" for v in p]])
-        write_output(buffer.getvalue(), output)
+        from handgrad.render.training import prediction_csv
+
+        write_output(prediction_csv(predicted, probabilities, classes), output)
     else:
         from rich.console import Console
 
@@ -176,7 +190,7 @@ def read_rows(path: Path, features: tuple[str, ...]) -> Any:
     import numpy as np
 
     from handgrad.train.data import DataError, load_features
+    from handgrad.train.files import check_regular
 
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    check_regular(path, DataError, "CSV or NPZ file of rows")  # a FIFO would hang the read
     return np.asarray(load_features(path, features))
