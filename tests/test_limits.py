@@ -1,0 +1,66 @@
+"""limits.py: what the commands refuse without --force (issue 11, item 14)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handgrad.cli.common import within_limits
+from handgrad.errors import HandgradError
+from handgrad.limits import SOLVE_MAX_PARAMETERS, solve_limit
+from handgrad.precision import Precision
+from handgrad.problem import load_problem
+from tests.test_bad_input import assert_user_error, run_cli
+
+
+def _problem(layers: list[int], activation: str = "relu", steps: int = 1, batch: int = 1):
+    x = [0.5] * layers[0]
+    return load_problem({
+        "network": {"layers": layers, "activation": activation},
+        "data": {"x": [x] * batch if batch > 1 else x, "label": [0] * batch if batch > 1 else 0},
+        "optimizer": {"learning_rate": 0.1, "steps": steps},
+    })
+
+
+def test_the_homeworks_kind_is_within_every_limit() -> None:
+    for name in ("homework3", "deep_batch", "regression"):
+        problem = load_problem(name)
+        assert solve_limit(problem, Precision()) is None
+        assert solve_limit(problem, Precision("exact")) is None
+
+
+def test_a_network_of_millions_of_parameters_is_over_the_limit() -> None:
+    wide = _problem([1, 100_000, 97])  # 9.9 million parameters: 597 MB of JSON before
+    reason = solve_limit(wide, Precision())
+    assert reason is not None and "9,900,097 parameters" in reason
+    assert solve_limit(_problem([10, 100, 10]), Precision()) is None
+    assert SOLVE_MAX_PARAMETERS == 100_000
+
+
+def test_a_huge_batch_is_over_the_limit() -> None:
+    # 10,000 rows × (10 + 2·10 + 2·2) values = 340,000 > 200,000
+    assert "a batch of 10000" in (solve_limit(_problem([10, 10, 2], batch=10_000), Precision()) or "")
+
+
+def test_exact_through_tanh_is_limited_to_one_step_of_one_hidden_layer() -> None:
+    assert solve_limit(_problem([2, 3, 3], "tanh"), Precision("exact")) is None
+    assert "1 step" in (solve_limit(_problem([2, 3, 3], "tanh", 2), Precision("exact")) or "")
+    assert solve_limit(_problem([2, 3, 3, 3], "sigmoid"), Precision("exact")) is not None
+    assert solve_limit(_problem([2, 3, 3], "tanh", 2), Precision("digits", 50)) is None
+    assert solve_limit(_problem([2, 3, 3, 3], "relu", 3), Precision("exact")) is None
+
+
+def test_force_goes_past_the_limit() -> None:
+    deep = _problem([2, 3, 3, 3], "tanh")
+    with pytest.raises(HandgradError, match="--force"):
+        within_limits(deep, Precision("exact"), force=False)
+    assert within_limits(deep, Precision("exact"), force=True) is deep
+
+
+def test_the_command_line_refuses_at_once_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "wide.toml"
+    path.write_text("[network]\nlayers = [1, 100000, 97]\n[data]\nx = [1]\nlabel = 3\n"
+                    "[optimizer]\nlearning_rate = 0.1\n", encoding="utf-8")
+    for command in ("solve", "check"):
+        assert_user_error(run_cli(command, path), "9,900,097 parameters", "--force")
