@@ -40,7 +40,8 @@ def test_a_network_of_millions_of_parameters_is_over_the_limit() -> None:
 
 def test_a_huge_batch_is_over_the_limit() -> None:
     # 10,000 rows × (10 + 2·10 + 2·2) values = 340,000 > 200,000
-    assert "a batch of 10000" in (solve_limit(_problem([10, 10, 2], batch=10_000), Precision()) or "")
+    reason = solve_limit(_problem([10, 10, 2], batch=10_000), Precision())
+    assert reason is not None and "a batch of 10000" in reason
 
 
 def test_exact_through_tanh_is_limited_to_one_step_of_one_hidden_layer() -> None:
