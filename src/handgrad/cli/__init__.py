@@ -1,7 +1,7 @@
 """The handgrad command: parse, call the API, hand the result to a renderer. Nothing else.
 
-One module per family of commands (solving, teaching, training, serving); this one gathers
-them into the `handgrad` group and turns user errors into one line and exit status 2.
+One module per family of commands (solving, grading, generating, training, serving); this one
+gathers them into the `handgrad` group and turns user errors into one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from handgrad.cli import serving, solving, teaching, training
+from handgrad.cli import generating, grading, serving, solving, training
 from handgrad.errors import HandgradError
 from handgrad.text import shown_message
 
@@ -36,9 +36,9 @@ for command in (
     solving.derive,
     solving.report,
     solving.graph,
-    teaching.grade,
-    teaching.generate,
-    teaching.examples,
+    grading.grade,
+    generating.generate,
+    generating.examples,
     training.train,
     training.predict,
     serving.serve,
