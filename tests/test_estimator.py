@@ -98,6 +98,19 @@ def test_bad_parameters_are_value_errors():
         MLPClassifier(label_smoothing=2).fit(X, y)
 
 
+def test_values_beyond_the_dtype_are_value_errors_naming_the_feature():
+    X, y = load_iris(return_X_y=True)
+    clf = MLPClassifier((6,), max_iter=5, dtype="float32", random_state=0).fit(X, y)
+    far = X[:2].copy()
+    far[1, 2] = 1e39
+    with pytest.raises(ValueError, match="feature 'x2' in row 2 is 1e\\+39"):  # before: NaN
+        clf.predict_proba(far)
+    huge = X.copy()
+    huge[:, 0] *= 1e306  # its variance overflows float64
+    with pytest.raises(ValueError, match="feature 'x0' cannot be standardised"):
+        MLPClassifier((6,), max_iter=5).fit(huge, y)
+
+
 def test_saved_estimator_is_a_handgrad_model(tmp_path):
     X, y = load_iris(return_X_y=True)
     clf = MLPClassifier((6,), max_iter=20, random_state=0).fit(X, y)

@@ -1,7 +1,12 @@
-"""A training run in the terminal: the live progress bar, the summary and the confusion matrix."""
+"""A training run in the terminal (the live progress bar, the summary and the confusion matrix)
+and predictions as a table, CSV or JSON."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
 from typing import Any
 
 import numpy as np
@@ -122,3 +127,42 @@ def prediction_table(
         table.caption = f"first {limit} of {len(predicted)} rows; --format csv -o FILE for all"
         table.caption_justify = "left"
     return table
+
+
+# A cell a spreadsheet would read as a formula (OWASP's CSV injection): = + - @, and tab or
+# carriage return, which some spreadsheets strip before looking at the next character.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """`cell` with a leading ' when a spreadsheet would run it as a formula ('=cmd|...');
+    a plain number such as -1 is left as it is (a spreadsheet reads it as a number)."""
+    if cell.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def prediction_csv(
+    predicted: np.ndarray, probabilities: np.ndarray, classes: tuple[str, ...]
+) -> str:
+    """row, predicted, p_<class>...: one line per input; class names made spreadsheet-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["row", "predicted", *[f"p_{c}" for c in classes]])
+    for i, (k, p) in enumerate(zip(predicted, probabilities, strict=True)):
+        writer.writerow([i, spreadsheet_safe(classes[k]), *[f"{v:.6g}" for v in p]])
+    return buffer.getvalue()
+
+
+def prediction_json(
+    predicted: np.ndarray, probabilities: np.ndarray, classes: tuple[str, ...]
+) -> str:
+    """[{row, predicted, probabilities: {class: ŷ}}], strict JSON (the model never gives NaN:
+    a row it cannot compute is an error before this)."""
+    items = [
+        {"row": i, "predicted": classes[k],
+         "probabilities": dict(zip(classes, map(float, p), strict=True))}
+        for i, (k, p) in enumerate(zip(predicted, probabilities, strict=True))
+    ]
+    return json.dumps(items, indent=2, allow_nan=False)

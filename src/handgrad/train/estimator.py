@@ -23,7 +23,7 @@ from handgrad.core import ops
 from handgrad.core.network import Architecture
 from handgrad.problem import initial_params
 from handgrad.solution import Solution
-from handgrad.train.data import Standardizer
+from handgrad.train.data import DataError, Standardizer, fit_standardizer, standardize
 from handgrad.train.fused import FusedStep
 from handgrad.train.loop import targets_for
 from handgrad.train.model import Model, save_model
@@ -122,13 +122,16 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             k: v.astype(dtype)
             for k, v in initial_params(arch, int(self._rng.integers(2**31))).items()
         }
-        standardizer = (
-            Standardizer.fit(X) if self.standardize
-            else Standardizer(np.zeros(X.shape[1]), np.ones(X.shape[1]))
-        )
         features = tuple(
             str(f) for f in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])
         )
+        try:  # scikit-learn's convention for bad input is ValueError
+            standardizer = (
+                fit_standardizer(X, features, "X") if self.standardize
+                else Standardizer(np.zeros(X.shape[1]), np.ones(X.shape[1]))
+            )
+        except DataError as error:
+            raise ValueError(str(error)) from None
         self.model_ = Model(
             arch, params, standardizer, tuple(str(c) for c in classes), features,
             float(self.label_smoothing), self.smoothing,  # type: ignore[arg-type]
@@ -183,7 +186,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         n = X.shape[0]
         batch = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
         fused = FusedStep(model.arch, model.params, batch)
-        rows = fused.with_ones(model.standardizer.transform(X).astype(dtype))
+        try:
+            standardized = standardize(X, model.standardizer, dtype, model.feature_names, "X")
+        except DataError as error:  # a value the model's dtype cannot hold, named
+            raise ValueError(str(error)) from None
+        rows = fused.with_ones(standardized)
         targets = targets_for(
             labels, len(self.classes_), "cross_entropy", self.label_smoothing,
             self.smoothing, dtype,  # type: ignore[arg-type]
@@ -217,7 +224,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """ŷ = softmax(z) for each row: (n_samples, n_classes), columns in `classes_` order."""
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return self.model_.predict_proba(X).astype(np.float64)
+        try:
+            return self.model_.predict_proba(X).astype(np.float64)
+        except DataError as error:  # a row the model's dtype cannot carry, named
+            raise ValueError(str(error)) from None
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         return np.log(self.predict_proba(X))

@@ -4,10 +4,14 @@ Each epoch shuffles the training rows with the run's seeded generator, takes min
 through an `Optimizer` (which runs the `FusedStep`), then measures loss and accuracy on the
 training and validation parts with the reference forward pass (`core.network.forward`).
 Given the same settings and seed, a run is bit-for-bit repeatable on the same machine.
+A feature the run's dtype cannot carry (standardised, or through the network) is a DataError
+naming its row and column, never a NaN loss; `RunResult.to_json` is always valid JSON.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import time
 from collections.abc import Callable
@@ -20,9 +24,10 @@ from handgrad.core import network, ops
 from handgrad.core.network import Architecture
 from handgrad.errors import HandgradError
 from handgrad.problem import initial_params
-from handgrad.train.data import Dataset, Split, Standardizer, split
+from handgrad.settings import MAX_LAYER_SIZE
+from handgrad.train.data import Dataset, Split, fit_standardizer, overflow_error, split, standardize
 from handgrad.train.fused import FusedStep
-from handgrad.train.model import Model
+from handgrad.train.model import MAX_MODEL_LAYERS, MAX_MODEL_PARAMETERS, Model
 from handgrad.train.optim import Optimizer, OptimizerName, Schedule, ScheduleName
 
 DEFAULT_LEARNING_RATES = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 0.001}
@@ -140,6 +145,25 @@ class RunResult:
             record["validation_loss"] = self.validation.loss
         return record
 
+    def to_json(self) -> str:
+        """run.json's text: `record()` as strict JSON, a number that is not finite as null."""
+        return json.dumps(json_safe(self.record()), indent=2, allow_nan=False)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every float that is not finite replaced by None.
+
+    JSON has no NaN or infinity; Python writes them as bare NaN and Infinity, which strict
+    parsers refuse. A throughput of a run too short to time (inf) becomes null, by design.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
 
 Progress = Callable[[int, dict[str, float]], None]
 
@@ -155,6 +179,23 @@ def resolve_layers(config: TrainConfig, d: int, q: int) -> tuple[int, ...]:
         raise HandgradError(f"--layers starts with {layers[0]}, but the data have {d} features")
     if layers[-1] != q:
         raise HandgradError(f"--layers ends with {layers[-1]}, but the data have {q} classes")
+    # the bounds load_model applies: a model that train writes always loads back
+    if max(layers) > MAX_LAYER_SIZE:
+        raise HandgradError(
+            f"--layers: a layer of {max(layers):,} units is more than handgrad works with"
+            f" ({MAX_LAYER_SIZE:,} at most)"
+        )
+    if len(layers) - 1 > MAX_MODEL_LAYERS:
+        raise HandgradError(
+            f"--layers: {len(layers) - 1:,} weight layers, more than handgrad works with"
+            f" ({MAX_MODEL_LAYERS:,} at most)"
+        )
+    count = sum(a * b + b for a, b in itertools.pairwise(layers))
+    if count > MAX_MODEL_PARAMETERS:
+        raise HandgradError(
+            f"--layers: {count:,} parameters, more than handgrad works with"
+            f" ({MAX_MODEL_PARAMETERS:,} at most)"
+        )
     return layers
 
 
@@ -168,11 +209,29 @@ def targets_for(
     return np.asarray(onehot, dtype=dtype)
 
 
-def evaluate(model: Model, X: np.ndarray, labels: np.ndarray, target: np.ndarray) -> Metrics:
-    """Loss (the training objective) and accuracy on standardised rows X, by the reference pass."""
+def evaluate(
+    model: Model, X: np.ndarray, labels: np.ndarray, target: np.ndarray,
+    rows: np.ndarray | None = None, name: str = "", typical: float = math.inf,
+) -> Metrics:
+    """Loss (the training objective) and accuracy on standardised rows X, by the reference pass.
+
+    A row whose pass overflows is a DataError naming it (`rows` maps X's rows to the data
+    set's, `name` is the data's), unless none of its features lies farther from the mean than
+    `typical` (the training rows' largest |x|): then the parameters, not the row, are to blame.
+    """
     if len(labels) == 0:
         return Metrics(math.nan, math.nan)
-    fwd = network.forward(model.params, X, target, model.arch)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, by row
+        fwd = network.forward(model.params, X, target, model.arch)
+    if not math.isfinite(float(fwd.loss)):
+        finite = np.isfinite(np.asarray(fwd.per_instance)) & np.isfinite(fwd.yhat).all(axis=1)
+        bad = np.flatnonzero(~finite)
+        if bad.size and np.abs(X[bad[0]]).max() > typical:
+            raise overflow_error(X, int(bad[0]), X.dtype, model.feature_names, name, rows)
+        raise HandgradError(
+            "training diverged: the loss overflowed although the parameters are finite;"
+            " lower --learning-rate"
+        )
     accuracy = float(np.mean(np.argmax(fwd.yhat, axis=1) == labels))
     return Metrics(float(fwd.loss), accuracy)
 
@@ -188,9 +247,15 @@ def train(
     layers = resolve_layers(config, data.X.shape[1], q)
     arch = Architecture(layers, config.activation, config.output, "in_out", config.loss, "mean")
     parts = split(data.y, config.validation, config.test, config.seed)
-    standardizer = Standardizer.fit(data.X[parts.train])
-    rows = {name: standardizer.transform(data.X[idx]).astype(dtype) for name, idx in _parts(parts)}
+    features = data.feature_names
+    standardizer = fit_standardizer(data.X[parts.train], features, data.name, parts.train)
+    rows = {name: standardize(data.X[idx], standardizer, dtype, features, data.name, idx)
+            for name, idx in _parts(parts)}
+    indices = dict(_parts(parts))
     labels = {name: data.y[idx] for name, idx in _parts(parts)}
+    # the farthest a training row lies from the mean: an overflow on a row no farther out is
+    # the parameters' doing (divergence), on a row beyond it the row's own (see evaluate)
+    typical = float(np.abs(rows["train"]).max(initial=0.0))
     targets = {
         name: targets_for(labels[name], q, config.loss, config.label_smoothing, config.smoothing,
                           dtype)
@@ -241,7 +306,8 @@ def train(
             train_seconds += time.perf_counter() - epoch_start
             samples += n_train
             _require_finite(fused.weights, epoch)
-            record = _epoch_record(model, rows, labels, targets, epoch, optimizer.learning_rate)
+            record = _epoch_record(model, rows, labels, targets, epoch, optimizer.learning_rate,
+                                   indices, data.name, typical)
             record["seconds"] = time.perf_counter() - started
             history.append(record)
             watched = record.get("validation_loss", record["train_loss"])
@@ -263,7 +329,9 @@ def train(
         for weights, kept in zip(fused.weights, best[2], strict=True):
             weights[...] = kept
 
-    final = {name: evaluate(model, rows[name], labels[name], targets[name]) for name in rows}
+    final = {name: evaluate(model, rows[name], labels[name], targets[name], indices[name],
+                            data.name, typical)
+             for name in rows}
     predicted = model_predictions(model, rows["test"])
     confusion = np.zeros((q, q), dtype=int)
     np.add.at(confusion, (labels["test"], predicted), 1)
@@ -286,11 +354,13 @@ def _parts(parts: Split) -> list[tuple[str, np.ndarray]]:
 def _epoch_record(
     model: Model, rows: dict[str, np.ndarray], labels: dict[str, np.ndarray],
     targets: dict[str, np.ndarray], epoch: int, learning_rate: float,
+    indices: dict[str, np.ndarray], source: str, typical: float,
 ) -> dict[str, float]:
     record: dict[str, float] = {"epoch": epoch + 1, "learning_rate": learning_rate}
     for name in ("train", "validation"):
         if len(labels[name]):
-            metrics = evaluate(model, rows[name], labels[name], targets[name])
+            metrics = evaluate(model, rows[name], labels[name], targets[name], indices[name],
+                               source, typical)
             record[f"{name}_loss"] = metrics.loss
             record[f"{name}_accuracy"] = metrics.accuracy
     return record
