@@ -356,7 +356,10 @@ def test_decimals_accept_rounding_that_earlier_rounding_propagates():
     problem = validate_problem(doc, "p")
     strict = grade_document(problem, answer, Tolerance(decimals=2))
     assert strict.summary["wrong"] == 0 and strict.summary["carried_forward"] == 0
-    assert grade_document(problem, answer, Tolerance(rtol=1e-6)).summary["wrong"] > 0
+    # with no rounding allowance at all (decimals=None: a relative tolerance alone, as before
+    # fair rounding), the same answer is wrong for its rounding
+    assert grade_document(problem, answer, Tolerance(rtol=1e-6, decimals=None)
+                          ).summary["wrong"] > 0
     worse = dict(answer)
     worse["forward"] = {**answer["forward"], "z": (np.array(answer["forward"]["z"]) + 0.02)
                         .tolist()}

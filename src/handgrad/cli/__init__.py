@@ -37,6 +37,7 @@ for command in (
     solving.report,
     solving.graph,
     grading.grade,
+    grading.template,
     generating.generate,
     generating.examples,
     training.train,

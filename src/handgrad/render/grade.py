@@ -23,15 +23,54 @@ MARKS = {
     "wrong": ("✗ wrong", "bold red"),
     "missing": ("· missing", "dim"),
 }
+NOT_ASKED_MARK = ("· not asked", "dim")
+
+
+def _quantities(count: int) -> str:
+    return f"{count} quantit{'y' if count == 1 else 'ies'}"
+
+
+def _mark(item: GradeItem) -> tuple[str, str]:
+    """The verdict as shown: a quantity the homework does not ask for is not missing."""
+    if item.status == "missing" and not item.asked:
+        return NOT_ASKED_MARK
+    return MARKS[item.status]
 
 
 def _summary_line(report: GradeReport) -> str:
     s = report.summary
     graded = s["correct"] + s["carried_forward"] + s["wrong"]
+    missing = len(report.missing_asked)
+    unasked = s["missing"] - missing
+    skipped = f", {unasked} not asked" if unasked else ""
     return (
         f"{s['correct']} correct, {s['carried_forward']} carried forward, {s['wrong']} wrong,"
-        f" {s['missing']} missing ({graded} graded; {report.tolerance.describe()})"
+        f" {missing} missing{skipped} ({graded} graded; {report.tolerance_text})"
     )
+
+
+def _missing_line(report: GradeReport) -> str:
+    """What the homework asks for and the answer leaves out: missing work is missing, not
+    right (an answer with 1 of 18 quantities has no wrong step, and is far from done)."""
+    missing = report.missing_asked
+    if not missing:
+        return ""
+    names = ", ".join(item.key for item in missing)
+    asked = sum(item.asked for item in report.items)
+    return (f"Missing: {len(missing)} of the {_quantities(asked)} the homework asks for"
+            f" ({names}).")
+
+
+def _verdict_line(report: GradeReport) -> str:
+    """The line under the table when no step is wrong."""
+    s = report.summary
+    graded = s["correct"] + s["carried_forward"]
+    if not graded:
+        return "Nothing was graded."
+    if report.missing_asked:
+        return (f"No wrong step in the {_quantities(graded)} given; the answer is incomplete. "
+                + _missing_line(report))
+    return "No wrong step."
 
 
 def _redo(item: GradeItem) -> str:
@@ -52,13 +91,15 @@ def render_grade_text(report: GradeReport, digits: int = 6, width: int = 100) ->
     for column in ("section", "quantity", "verdict", "likely cause"):
         table.add_column(column)
     for item in report.items:
-        text, style = MARKS[item.status]
+        text, style = _mark(item)
         table.add_row(item.section, item.name, f"[{style}]{text}[/{style}]", item.cause or "")
     parts: list[Any] = [table, _summary_line(report)]
     first = report.first_wrong
     if first is None:
-        parts.append("No wrong step." if report.summary["correct"] else "Nothing was graded.")
+        parts.append(Text(_verdict_line(report)))
     else:
+        if report.missing_asked:
+            parts.append(Text(_missing_line(report)))
         side = Table(box=box.ROUNDED, show_header=True, header_style="dim")
         side.add_column("expected")
         side.add_column("given")
@@ -86,13 +127,15 @@ def render_grade_markdown(report: GradeReport, digits: int = 6) -> str:
     lines = [f"# Grade: {report.problem}", "", _summary_line(report) + ".", "",
              "| section | quantity | verdict | likely cause |", "|---|---|---|---|"]
     for item in report.items:
-        lines.append(f"| {item.section} | `{item.name}` | {MARKS[item.status][0]} |"
+        lines.append(f"| {item.section} | `{item.name}` | {_mark(item)[0]} |"
                      f" {item.cause or ''} |")
     first = report.first_wrong
     lines.append("")
     if first is None:
-        lines.append("No wrong step.")
+        lines.append(_verdict_line(report))
     else:
+        if report.missing_asked:
+            lines += [_missing_line(report), ""]
         lines += [
             f"## First wrong step: `{first.section}.{first.name}`", "",
             f"`{first.formula}`", "",

@@ -1,0 +1,156 @@
+"""A class's grades for people: the summary a teaching assistant reads, and each student's
+feedback. The grade sheet itself is CSV (`ClassGrade.csv_text`)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from handgrad.grade import EXPLANATIONS
+from handgrad.grading.classgrade import ClassGrade, ClassSummary, StudentGrade
+from handgrad.render.grade import render_grade_markdown
+from handgrad.text import shown
+
+BAR = 40  # characters of the longest bar of the distribution
+LISTED = 10  # causes, steps and names listed in the summary before "and N more"
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} %"
+
+
+def _count(count: int, thing: str) -> str:
+    return f"{count} {thing}{'' if count == 1 else 's'}"
+
+
+def _listed(names: list[str]) -> str:
+    shown_names = ", ".join(shown(n) for n in names[:LISTED])
+    more = len(names) - LISTED
+    return shown_names + (f" and {more} more" if more > 0 else "")
+
+
+def _headline(grades: ClassGrade, s: ClassSummary) -> list[str]:
+    lines = [f"{_count(s.answers, 'answer')}, {s.graded} graded, {s.errors} not gradable;"
+             f" mean {_percent(s.mean)}, median {_percent(s.median)}"
+             f" (lowest {_percent(s.lowest)}, highest {_percent(s.highest)})."]
+    scored = [st.score for st in grades.students if st.score is not None]
+    maxima = {sc.max_points for sc in scored}
+    if len(maxima) == 1:
+        points = [sc.points for sc in scored]
+        mean = sum(points) / len(points)
+        lines.append(f"In points: mean {mean:.2f} of {maxima.pop():g}.")
+    if s.incomplete:
+        verb = "leaves" if s.incomplete == 1 else "leave"
+        lines.append(f"{_count(s.incomplete, 'graded answer')} {verb} out quantities the rubric"
+                     " requires.")
+    lines.append(f"Graded against {grades.problem}; {grades.rubric.describe()};"
+                 f" tolerance: {grades.tolerance.describe()}.")
+    return lines
+
+
+def _notices(grades: ClassGrade) -> list[str]:
+    """What was not graded, named: broken answers, ids without a problem, other files."""
+    lines = []
+    broken = [st for st in grades.students if st.error]
+    if broken:
+        lines.append(f"Not gradable ({_count(len(broken), 'answer')}; the error column says"
+                     " why): "
+                     + _listed([st.id for st in broken]) + ".")
+    if grades.absent:
+        lines.append(f"No answer file from {_count(len(grades.absent), 'student')} of the roster: "
+                     + _listed(list(grades.absent)) + ".")
+    if grades.ignored:
+        lines.append(f"Ignored {_count(len(grades.ignored), 'file')} (not .toml or .json): "
+                     + _listed(list(grades.ignored)) + ".")
+    return lines
+
+
+def _cause_text(cause: str) -> str:
+    return EXPLANATIONS.get(cause, "matches none of the known mistakes")
+
+
+def render_class_text(grades: ClassGrade, width: int = 100) -> str:
+    """The summary for a terminal: the numbers, the distribution, the causes, the notices."""
+    s = grades.summary
+    parts: list[Any] = [Text(line) for line in _headline(grades, s)]
+    top = max((count for _, count in s.distribution), default=0)
+    spread = Table(title="Distribution of scores", title_justify="left", title_style="bold",
+                   box=box.SIMPLE_HEAD, show_header=False)
+    spread.add_column("range", justify="right")
+    spread.add_column("count", justify="right")
+    spread.add_column("bar")
+    for label, count in s.distribution:
+        bar = "█" * (round(BAR * count / top) if top else 0)
+        spread.add_row(Text(label), Text(str(count)), Text(bar))
+    parts.append(spread)
+    if s.causes:
+        causes = Table(title="Most common causes (students)", title_justify="left",
+                       title_style="bold", box=box.SIMPLE_HEAD)
+        for column in ("cause", "students", "what it means"):
+            causes.add_column(column)
+        for cause, count in s.causes[:LISTED]:
+            # Text, not markup: "1[h > 0]" is a formula, not a style
+            causes.add_row(Text(cause), Text(str(count)), Text(_cause_text(cause)))
+        parts.append(causes)
+    if s.first_wrong:
+        parts.append(Text("First wrong step: " + ", ".join(
+            f"{key} ({count})" for key, count in s.first_wrong[:LISTED]) + "."))
+    parts += [Text(line) for line in _notices(grades)]
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=False, color_system=None).print(Group(*parts))
+    return buffer.getvalue()
+
+
+def _md(text: str) -> str:
+    """User text in a Markdown table cell: inert, on one line, no column break."""
+    return shown(text, 200).replace("|", "\\|").replace("`", "'")
+
+
+def render_class_markdown(grades: ClassGrade) -> str:
+    """The summary, then one line per student: score, first wrong step, cause, error."""
+    s = grades.summary
+    lines = ["# Grades", "", *(f"{line}  " for line in _headline(grades, s)), "",
+             "| scores | students |", "|---|---|"]
+    lines += [f"| {label} | {count} |" for label, count in s.distribution]
+    if s.causes:
+        lines += ["", "| cause | students | what it means |", "|---|---|---|"]
+        lines += [f"| `{cause}` | {count} | {_cause_text(cause)} |"
+                  for cause, count in s.causes[:LISTED]]
+    notices = _notices(grades)
+    if notices:
+        lines += ["", *notices]
+    lines += ["", "| id | name | score | percent | first wrong | cause | error |",
+              "|---|---|---|---|---|---|---|"]
+    for row in grades.rows():
+        score = f"{row['score']} / {row['max_score']}" if row["score"] else ""
+        percent = f"{row['percent']} %" if row["percent"] else ""
+        lines.append(f"| {_md(row['id'])} | {_md(row['name'])} | {score} | {percent} |"
+                     f" {row['first_wrong']} | {row['cause']} | {_md(row['error'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_class_json(grades: ClassGrade) -> str:
+    """The class's grades as JSON: `ClassGrade.to_dict()`, indented."""
+    return json.dumps(grades.to_dict(), indent=2, ensure_ascii=False)
+
+
+def feedback_markdown(student: StudentGrade) -> str:
+    """A student's own report: the single-file grade, then the score and what it counted."""
+    if student.report is None or student.score is None:
+        return (f"# Grade: {student.id}\n\nYour answer could not be graded:\n\n"
+                f"    {student.error}\n\nFix the file and hand it in again.\n")
+    text = render_grade_markdown(student.report)
+    sc = student.score
+    lines = ["", "## Score", "",
+             f"{sc.points:g} of {sc.max_points:g} points ({sc.percent:.1f} %)."]
+    if sc.charged:
+        lines += ["", f"{', '.join(f'`{k}`' for k in sc.charged)} carried forward a mistake "
+                  "made in a quantity the homework does not ask for, and count as wrong: that "
+                  "is where the mistake first reaches a step that earns points."]
+    return text + "\n".join(lines) + "\n"

@@ -1,0 +1,284 @@
+"""A class graded from a folder into a grade sheet: every row what a careful teaching assistant
+would give; broken answers cost only their own row; the sheet safe to open in a spreadsheet.
+
+The class is the folder `handgrad generate --roster` writes (problem-<id>.toml, answer-<id>.json,
+roster.csv), built here from `generate` and `toml_text`; the students' answers are written in
+the test with plain NumPy (`tests.test_rounding.work`), never by the engine.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from handgrad.errors import HandgradError
+from handgrad.generate import toml_text
+from handgrad.grade import grade_document
+from handgrad.grading.classgrade import ClassGrade, grade_class, neutralised
+from handgrad.grading.rubric import rubric_from_document
+from handgrad.problem import validate_problem
+from handgrad.render.classgrade import feedback_markdown, render_class_text
+from handgrad.solver import solve
+from tests.test_grade import _cli
+from tests.test_rounding import answer_of, variants, work
+
+EVIL_NAME = '=HYPERLINK("http://example.com/steal","click")'
+FIXED = ("id", "name", "score", "max_score", "percent", "first_wrong", "cause")
+# what each student did, and the row a careful TA gives it (default rubric: the 16 quantities
+# the homework asks for, a point each, carried forward at full credit)
+STUDENTS = {
+    "ada": ({}, ("ada", EVIL_NAME, "16", "16", "100", "", "")),
+    "ben": ({"places": 2, "stepwise": True}, ("ben", "Ben", "16", "16", "100", "", "")),
+    "cai": ({"places": 3}, ("cai", "Cai", "16", "16", "100", "", "")),
+    "dee": ({"forget_smoothing": True},
+            ("dee", "Dee", "14", "16", "87.5", "forward.ys", "no_smoothing")),
+    "eve": ({"places": 2, "stepwise": True, "forget_smoothing": True},
+            ("eve", "Eve", "14", "16", "87.5", "forward.ys", "no_smoothing")),
+    "fay": ({"places": 3, "forget_smoothing": True, "leave_out": ("ys",)},
+            ("fay", "Fay", "14", "16", "87.5", "forward.loss", "no_smoothing")),
+    "gus": ({"places": 2, "dz_sign": True},
+            ("gus", "Gus", "15", "16", "93.75", "backward.dz", "dz_sign")),
+    "hal": ({"blank": True}, ("hal", "Hal", "1", "16", "6.25", "", "")),
+}
+BROKEN = {  # id: (file name, text, what the error column says)
+    "ivy": ("ivy.toml", "[forward]\nh1 = [1, 2\n", "invalid TOML"),
+    "kim": ("kim.json", '{"forward": {"z": [1, 2]}}', "forward.z: shape (2,), expected (3,)"),
+    "jon": ("jon.json", '{"forward": {"z": [1, 2, 3]}}', "no problem-jon.toml"),
+}
+ROSTER_ONLY = "zed"  # on the roster, no answer handed in
+
+
+def make_class(root: Path) -> tuple[Path, Path]:
+    """The roster folder as `generate --roster` writes it, and a folder of answers."""
+    roster, answers = root / "roster", root / "answers"
+    roster.mkdir()
+    answers.mkdir()
+    ids = [*STUDENTS, "ivy", "kim", ROSTER_ONLY]
+    # a seed whose variants all tell the forgotten smoothing from the right loss (with integer
+    # logits, L without smoothing equals L with it whenever z of the label is the mean of z)
+    docs = variants(len(ids), seed=16)
+    names = {sid: STUDENTS[sid][1][1] if sid in STUDENTS else sid.title() for sid in ids}
+    lines = io.StringIO()
+    writer = csv.writer(lines, lineterminator="\n")
+    writer.writerow(["id", "name", "email"])
+    for sid, doc in zip(ids, docs, strict=True):
+        (roster / f"problem-{sid}.toml").write_text(toml_text(doc), encoding="utf-8")
+        (roster / f"answer-{sid}.json").write_text(solve(validate_problem(doc, sid)).to_json())
+        (roster / f"exam-{sid}.md").write_text(f"# Exam for {sid}\n")
+        writer.writerow([sid, names[sid], f"{sid}@example.edu"])
+        if sid in STUDENTS:
+            settings = dict(STUDENTS[sid][0])
+            leave_out = settings.pop("leave_out", ())
+            blank = settings.pop("blank", False)
+            answer = answer_of(work(doc, **settings), leave_out)
+            if blank:
+                answer = {"forward": {"h1": answer["forward"]["h1"]}}
+            (answers / f"{sid}.json").write_text(json.dumps(answer))
+    (roster / "roster.csv").write_text(lines.getvalue(), encoding="utf-8")
+    for file_name, text, _ in BROKEN.values():
+        (answers / file_name).write_text(text)
+    (answers / "README.txt").write_text("not an answer")
+    (answers / ".DS_Store").write_bytes(b"\0")
+    return roster, answers
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[ClassGrade, Path, Path]:
+    roster, answers = make_class(tmp_path_factory.mktemp("class"))
+    return grade_class(roster, answers), roster, answers
+
+
+def test_every_row_is_what_a_careful_ta_gives(graded):
+    grades, _, _ = graded
+    rows = {row["id"]: row for row in grades.rows()}
+    assert list(rows) == sorted([*STUDENTS, *BROKEN])  # one row per answer file, by id
+    for sid, (_, expected) in STUDENTS.items():
+        row = rows[sid]
+        assert tuple(row[column] for column in FIXED) == expected, sid
+        assert row["error"] == ""
+    # the verdicts: every quantity right for the right answers, however rounded
+    for sid in ("ada", "ben", "cai"):
+        assert {rows[sid][k] for k in grades.columns} == {"correct"}, sid
+    for sid in ("dee", "eve"):  # yˢ written as y: charged at the loss and ∂L/∂z, once
+        row = rows[sid]
+        assert (row["forward.ys"], row["forward.loss"], row["backward.dz"]) == ("wrong",) * 3
+        assert row["backward.dW2"] == row["backward.db2"] == "carried_forward"
+        assert _rest(row, grades, after="backward.dz") <= {"carried_forward", "correct"}
+    fay = rows["fay"]  # the same mistake, yˢ left out: the same score
+    assert fay["forward.ys"] == "not_asked"
+    assert fay["forward.loss"] == fay["backward.dz"] == "wrong"
+    gus = rows["gus"]
+    assert gus["backward.dz"] == "wrong" and gus["backward.dW2"] == "carried_forward"
+    assert _rest(gus, grades, after="backward.dz") <= {"carried_forward", "correct"}
+    hal = rows["hal"]
+    assert hal["forward.h1"] == "correct"
+    assert hal["forward.ys"] == hal["update.loss"] == "not_asked"
+    assert [k for k in grades.columns if hal[k] == "missing"] == [
+        k for k in grades.columns if k not in ("forward.h1", "forward.ys", "update.loss")]
+
+
+def _rest(row: dict, grades: ClassGrade, after: str) -> set[str]:
+    columns = list(grades.columns)
+    return {row[k] for k in columns[columns.index(after) + 1:]}
+
+
+def test_a_broken_answer_costs_only_its_own_row(graded):
+    grades, _, answers = graded
+    rows = {row["id"]: row for row in grades.rows()}
+    for sid, (file_name, _, message) in BROKEN.items():
+        row = rows[sid]
+        assert message in row["error"] and str(answers / file_name) in row["error"], row
+        assert row["score"] == row["percent"] == row["first_wrong"] == ""
+        assert all(row[k] == "" for k in grades.columns)
+    summary = grades.summary
+    assert (summary.answers, summary.graded, summary.errors) == (11, 8, 3)
+    assert grades.absent == (ROSTER_ONLY,)  # named, never silently skipped
+    assert grades.ignored == ("README.txt",)
+
+
+def test_the_summary_says_what_the_class_got_wrong(graded):
+    grades, _, _ = graded
+    summary = grades.summary
+    percents = [100, 100, 100, 87.5, 87.5, 87.5, 93.75, 6.25]
+    assert summary.mean == pytest.approx(sum(percents) / 8)
+    assert summary.median == pytest.approx((87.5 + 93.75) / 2)
+    assert dict(summary.distribution)["100 %"] == 3
+    assert dict(summary.distribution)["80–89 %"] == 3
+    assert dict(summary.distribution)["0–9 %"] == 1
+    assert summary.causes[0] == ("no_smoothing", 3)
+    assert dict(summary.causes)["dz_sign"] == 1
+    assert summary.incomplete == 1
+    text = render_class_text(grades, width=120)
+    for expected in ("11 answers, 8 graded, 3 not gradable", "median 90.6 %", "no_smoothing",
+                     "Distribution of scores", "No answer file from 1 student of the roster: "
+                     "zed", "Ignored 1 file"):
+        assert expected in text, expected
+
+
+def test_the_sheet_is_csv_a_spreadsheet_cannot_run(graded):
+    grades, _, _ = graded
+    text = grades.csv_text()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:8] == ["id", "name", "score", "max_score", "percent", "first_wrong",
+                           "cause", "error"]
+    assert rows[0][8:] == list(grades.columns) and "backward.dW1" in rows[0]
+    ada = next(r for r in rows if r[0] == "ada")
+    assert ada[1] == "'" + EVIL_NAME  # shown as text, never run as a formula
+    for cell in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+        assert neutralised(cell) == "'" + cell
+    assert neutralised("ada") == "ada" and neutralised("") == ""
+
+
+def test_feedback_is_the_single_file_report_and_the_score(graded):
+    grades, _, _ = graded
+    dee = next(s for s in grades.students if s.id == "dee")
+    text = feedback_markdown(dee)
+    assert text.startswith("# Grade: ")
+    assert "## First wrong step: `forward.ys`" in text and "14 of 16 points" in text
+    assert "`forward.loss`, `backward.dz` carried forward a mistake" in text
+    ivy = next(s for s in grades.students if s.id == "ivy")
+    assert "could not be graded" in feedback_markdown(ivy)
+
+
+def test_a_class_grade_and_a_report_show_themselves_in_jupyter(graded):
+    grades, _, _ = graded
+    assert grades._repr_markdown_().startswith("# Grades")
+    assert "| dee | Dee | 14 / 16 | 87.5 % | forward.ys | no_smoothing |  |" in (
+        grades._repr_markdown_())
+    doc = variants(11, seed=16)[0]
+    report = grade_document(validate_problem(doc, "p"), answer_of(work(doc)))
+    assert report._repr_markdown_().startswith(f"# Grade: {doc['title']}")
+
+
+def test_the_command_writes_the_sheet_and_the_feedback(tmp_path):
+    roster, answers = make_class(tmp_path)
+    done = _cli("grade", str(roster), str(answers), "--csv", "grades.csv", "--feedback", "fb",
+                cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "11 answers, 8 graded, 3 not gradable" in done.stdout
+    assert "grade sheet: grades.csv" in done.stderr
+    sheet = list(csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text("utf-8"))))
+    assert [row["id"] for row in sheet] == sorted([*STUDENTS, *BROKEN])
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # atomic
+    assert sorted(p.name for p in (tmp_path / "fb").iterdir()) == sorted(
+        f"{sid}.md" for sid in [*STUDENTS, *BROKEN])
+    as_json = json.loads(_cli("grade", str(roster), str(answers), "-f", "json",
+                              cwd=tmp_path).stdout)
+    assert as_json["summary"]["graded"] == 8 and as_json["absent"] == [ROSTER_ONLY]
+    dee = next(s for s in as_json["students"] if s["id"] == "dee")
+    assert dee["score"] == 14 and dee["first_wrong"] == "forward.ys"
+    # one student's answer against their own problem in the folder, the single-file form
+    one = _cli("grade", str(roster), str(answers / "gus.json"), cwd=tmp_path)
+    assert one.returncode == 0 and "First wrong step: backward.dz" in one.stdout
+
+
+def test_one_problem_for_everyone_a_rubric_and_a_roster(tmp_path):
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    doc = variants(11, seed=16)[0]
+    (tmp_path / "p.toml").write_text(toml_text(doc))
+    (folder / "s1.json").write_text(json.dumps(answer_of(work(doc, places=2))))
+    (folder / "s2.json").write_text(json.dumps(answer_of(work(doc, dz_sign=True))))
+    (tmp_path / "roster.csv").write_text("id,name\ns1,One\ns2,Two\ns3,Three\n")
+    (tmp_path / "rubric.toml").write_text("carried_forward = 0.5\n")
+    done = _cli("grade", "p.toml", "answers", "--csv", "g.csv", "--rubric", "rubric.toml",
+                "--roster", "roster.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "g.csv").read_text(encoding="utf-8")
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert (rows["s1"]["name"], rows["s1"]["score"]) == ("One", "16")
+    carried = sum(v == "carried_forward" for k, v in rows["s2"].items() if k != "update.loss")
+    assert float(rows["s2"]["score"]) == 16 - 1 - 0.5 * carried
+    assert "No answer file from 1 student of the roster: s3" in done.stdout
+    grades = grade_class(tmp_path / "p.toml", folder,
+                         rubric_from_document({"carried_forward": 1}))
+    assert [s.score.points for s in grades.students if s.score] == [16, 15]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("p.toml", "answers", "--rubric", "bad.toml"),
+     "bad.toml: points.backward.dW1 = 'x'"),
+    (("p.toml", "answers/a.json", "--csv", "g.csv"), "--csv is for a folder of answers"),
+    (("p.toml", "answers", "--csv", "answers/a.json"), "is one of the answers"),
+    (("p.toml", "answers", "--decimals", "x"), "give auto, or a number of decimals"),
+    (("roster", "answers"), "no problem-<id>.toml in this folder"),
+    (("p.toml", "answers", "--roster", "none.csv"), "none.csv"),
+])
+def test_command_errors_are_clear(tmp_path, args, message):
+    (tmp_path / "answers").mkdir()
+    (tmp_path / "roster").mkdir()
+    doc = variants(11, seed=16)[0]
+    (tmp_path / "p.toml").write_text(toml_text(doc))
+    (tmp_path / "answers" / "a.json").write_text(json.dumps(answer_of(work(doc))))
+    (tmp_path / "bad.toml").write_text('[points]\n"backward.dW1" = "x"\n')
+    done = _cli("grade", *args, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_answers_folder_is_not_the_problems_folder(tmp_path):
+    roster, _ = make_class(tmp_path)
+    with pytest.raises(HandgradError, match="this is the folder of problems"):
+        grade_class(roster, roster)
+
+
+def test_hostile_file_names_and_an_empty_folder(tmp_path):
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    doc = variants(11, seed=16)[0]
+    (tmp_path / "p.toml").write_text(toml_text(doc))
+    with pytest.raises(HandgradError, match="no answer files in this folder"):
+        grade_class(tmp_path / "p.toml", folder)
+    (folder / "\x1b[2J-x.json").write_text("{}")  # an escape sequence in an id
+    (folder / "+cmd.json").write_text(json.dumps(answer_of(work(doc))))
+    done = _cli("grade", "p.toml", "answers", "--csv", "g.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout + done.stderr and "\\x1b[2J-x" in done.stdout
+    rows = list(csv.reader(io.StringIO((tmp_path / "g.csv").read_text(encoding="utf-8"))))
+    assert [row[0] for row in rows[1:]] == ["\x1b[2J-x", "'+cmd"]  # sorted by id
+    assert rows[1][7].endswith("the answer gives no quantities: put them under [forward], "
+                               "[backward] and [update] with the solver's names")
