@@ -25,20 +25,19 @@ if not shutil.which("chromium"):
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
 
 from handgrad.problem import default_problem_path  # noqa: E402
-from handgrad.serve.api import create_app, encode_state  # noqa: E402
+from handgrad.serve.api import create_app, encode_state, server_for  # noqa: E402
 
 SEED = tomllib.loads(default_problem_path().read_text(encoding="utf-8"))
 
 
 @contextlib.contextmanager
 def _serving(app):
-    """`app` on a free loopback port, in a thread; yields its address."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
+    """`app` on a free loopback port, in a thread, as `handgrad serve` runs it (the same
+    uvicorn settings); yields its address."""
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    running = server_for(app)
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     for _ in range(200):
         if running.started:
@@ -49,6 +48,7 @@ def _serving(app):
     finally:
         running.should_exit = True
         thread.join(timeout=10)
+        listening.close()
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +71,23 @@ def page(browser, server):
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    _watch_console(opened, errors)
     opened.goto(server)
     opened.wait_for_selector("body[data-ready=true]", timeout=20_000)
     yield opened
     context.close()
     assert not errors, errors
+
+
+def _watch_console(page, errors: list[str]) -> None:
+    """Collect what the console says about refused loads: the server's Content-Security-Policy
+    must let the page (its modules, styles, KaTeX's fonts) load in full."""
+    def seen(message) -> None:
+        # (a 4xx answer the page shows is logged as an error too: that one is expected)
+        if "Content Security Policy" in message.text or message.text.startswith("Refused"):
+            errors.append(message.text)
+
+    page.on("console", seen)
 
 
 def _solve_cli(document, tmp_path):

@@ -18,17 +18,24 @@ fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from handgrad.problem import default_problem_path  # noqa: E402
-from handgrad.serve.api import LIMITS, MAX_BODY_BYTES, STATIC, create_app  # noqa: E402
+from handgrad.serve.api import (  # noqa: E402
+    LIMITS,
+    MAX_BODY_BYTES,
+    STATIC,
+    create_app,
+    server_for,
+)
 
 SEED = tomllib.loads(default_problem_path().read_text(encoding="utf-8"))
 DEEP_BATCH = tomllib.loads(
     default_problem_path().with_name("deep_batch.toml").read_text(encoding="utf-8"))
 PAGE_FIXTURES = Path(__file__).parent / "js" / "fixtures"
+TEST_HOSTS = ("testserver",)  # the Host that Starlette's test client and schemathesis send
 
 
 @pytest.fixture(scope="module")
 def client():
-    return TestClient(create_app())
+    return TestClient(create_app(hosts=TEST_HOSTS))
 
 
 def _cli_json(*args):
@@ -97,21 +104,17 @@ def test_a_chunked_body_is_refused_once_past_the_limit():
     import threading
     import time
 
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
-                                           log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    server = server_for(create_app())
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.02)
     sent = 0
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-            connection.sendall(b"POST /api/solve HTTP/1.1\r\nHost: x\r\n"
+            connection.sendall(b"POST /api/solve HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                b"Content-Type: application/json\r\n"
                                b"Transfer-Encoding: chunked\r\n\r\n")
             chunk = b"10000\r\n" + b"x" * 65536 + b"\r\n"
@@ -131,6 +134,7 @@ def test_a_chunked_body_is_refused_once_past_the_limit():
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        listening.close()
     assert b" 413 " in answer.split(b"\r\n")[0]
     assert sent < 4 * MAX_BODY_BYTES
 
@@ -352,7 +356,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
-fuzzed = schemathesis.openapi.from_asgi("/openapi.json", create_app())
+fuzzed = schemathesis.openapi.from_asgi("/openapi.json", create_app(hosts=TEST_HOSTS))
 
 
 @fuzzed.exclude(path="/api/export").exclude(path="/api/derive").parametrize()
