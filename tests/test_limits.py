@@ -65,3 +65,17 @@ def test_the_command_line_refuses_at_once_with_the_reason(tmp_path: Path) -> Non
                     "[optimizer]\nlearning_rate = 0.1\n", encoding="utf-8")
     for command in ("solve", "check"):
         assert_user_error(run_cli(command, path), "9,900,097 parameters", "--force")
+
+
+def test_derivations_past_their_measured_cost_are_refused_without_force(tmp_path: Path) -> None:
+    from handgrad.limits import derive_limit, exact_is_quick
+
+    assert derive_limit(load_problem("homework3")) is None
+    deep = load_problem("deep_batch")  # 3 weight layers, a batch through softmax: minutes
+    assert "3 weight layers" in (derive_limit(deep) or "")
+    assert "64 units" in (derive_limit(_problem([2, 64, 3])) or "")
+    assert exact_is_quick(load_problem("homework3"))
+    assert not exact_is_quick(_problem([2, 3, 3], "tanh"))
+    for command in ("derive", "report"):
+        assert_user_error(run_cli(command, "deep_batch", cwd=tmp_path), "3 weight layers",
+                          "--force")

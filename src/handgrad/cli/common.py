@@ -24,6 +24,12 @@ FORCE_OPTION = click.option(
     " --exact through sigmoid/tanh beyond 1 step or 1 hidden layer): they exist because such"
     " work takes minutes and prints more than anyone reads.",
 )
+DERIVE_FORCE_OPTION = click.option(
+    "--force",
+    is_flag=True,
+    help="Derive past the limits (more than 2 weight layers, 1 for a batch through a softmax or"
+    " sigmoid output, or more than 8 units a layer): the sympy check then takes minutes.",
+)
 ALL_FORMATS = ["terminal", "markdown", "latex", "pdf", "html", "json"]
 
 

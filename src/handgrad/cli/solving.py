@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from handgrad.cli.common import (
     ALL_FORMATS,
+    DERIVE_FORCE_OPTION,
     FORCE_OPTION,
     OUTPUT_OPTION,
     PROBLEM_ARGUMENT,
@@ -138,12 +140,15 @@ def check(problem: Path | None, output_format: str, output: Path | None, force: 
 @format_option(ALL_FORMATS, "terminal", "How to show the derivation (pdf needs --output).")
 @click.option("--fragment", is_flag=True, help="With --format latex: only the body.")
 @OUTPUT_OPTION
-def derive(problem: Path | None, output_format: str, fragment: bool, output: Path | None) -> None:
+@DERIVE_FORCE_OPTION
+def derive(
+    problem: Path | None, output_format: str, fragment: bool, output: Path | None, force: bool
+) -> None:
     """Derive every gradient step by step (Problem 1), each step verified with sympy."""
     from handgrad.derive.steps import derive as derive_problem
     from handgrad.render import derivation as render
 
-    result = derive_problem(problem)
+    result = derive_problem(derivable(problem, force))
     if output_format == "terminal":
         write_output(render.render_derivation_text(result), output, problem)
     elif output_format == "json":
@@ -158,13 +163,26 @@ def derive(problem: Path | None, output_format: str, fragment: bool, output: Pat
 @PROBLEM_ARGUMENT
 @format_option(["markdown", "latex", "html", "pdf"], "html", "The format (pdf needs --output).")
 @OUTPUT_OPTION
-def report(problem: Path | None, output_format: str, output: Path | None) -> None:
+@DERIVE_FORCE_OPTION
+def report(problem: Path | None, output_format: str, output: Path | None, force: bool) -> None:
     """The whole homework answer: derivation, schematic, worked numbers, verification."""
     from handgrad.render.report import report_blocks, report_solution
 
-    derivation, solution = report_solution(problem)
+    derivation, solution = report_solution(derivable(problem, force))
     title = f"handgrad: {solution.problem.name}"
     write_document(report_blocks(derivation, solution), output_format, output, problem, title)
+
+
+def derivable(problem: Path | None, force: bool) -> Any:
+    """The problem, unless its derivation would take minutes and --force was not given."""
+    from handgrad.limits import derive_limit
+    from handgrad.problem import load_problem
+
+    loaded = load_problem(problem)
+    reason = None if force else derive_limit(loaded)
+    if reason is not None:
+        raise HandgradError(f"{loaded.source}: {reason} (--force to go on anyway)")
+    return loaded
 
 
 @click.command()

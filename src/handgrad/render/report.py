@@ -3,6 +3,7 @@ numbers (exact where the problem allows, with decimals) and the verification tab
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from handgrad.derive.steps import Derivation, derive
 from handgrad.errors import HandgradError
+from handgrad.limits import exact_is_quick
 from handgrad.precision import Precision
 from handgrad.problem import Problem, load_problem
 from handgrad.render.derivation import derivation_blocks
@@ -57,10 +59,11 @@ def schematic(solution: Solution) -> Figure | None:
 def report_solution(
     problem: Problem | str | Path | Mapping[str, Any] | None,
 ) -> tuple[Derivation, Solution]:
-    """The derivation and the worked step, exact when the problem is small enough."""
+    """The derivation and the worked step, in exact numbers where they come in about a second
+    (`limits.exact_is_quick`), in float64 otherwise."""
     loaded = problem if isinstance(problem, Problem) else load_problem(problem)
-    try:
-        solution = solve(loaded, Precision("exact"))
-    except HandgradError:
-        solution = solve(loaded)  # too large for exact arithmetic: decimals only
-    return derive(loaded), solution
+    solution = None
+    if exact_is_quick(loaded):
+        with contextlib.suppress(HandgradError):  # over the solver's bounds for exact numbers
+            solution = solve(loaded, Precision("exact"))
+    return derive(loaded), solution or solve(loaded)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import ipaddress
 import json
 import mimetypes
@@ -40,6 +39,7 @@ from pydantic import BaseModel, Field
 from handgrad.core import network
 from handgrad.core.activations import ACTIVATIONS, OUTPUTS
 from handgrad.errors import HandgradError
+from handgrad.limits import DERIVE_MAX_DEPTH, DERIVE_MAX_DEPTH_BATCH, DERIVE_MAX_UNITS
 from handgrad.problem import Problem, default_problem_path, read_document, validate_problem
 from handgrad.solution import plain
 from handgrad.text import shown
@@ -56,24 +56,12 @@ LIMITS = {
     "units": 64,  # per layer
     "batch": 32,  # instances
     "steps": 500,  # gradient steps per request
-    # the derivation (sympy) and the reports that carry it, from its measured cost (below)
-    "derive_depth": 2,  # weight layers
-    "derive_depth_batch": 1,  # weight layers for a batch through a softmax or sigmoid output
-    "derive_units": 8,  # units per layer there
+    # the derivation (sympy) and the reports that carry it: handgrad.limits, from their cost
+    "derive_depth": DERIVE_MAX_DEPTH,  # weight layers
+    "derive_depth_batch": DERIVE_MAX_DEPTH_BATCH,  # for a batch through a softmax/sigmoid output
+    "derive_units": DERIVE_MAX_UNITS,  # units per layer there
     "generate_draws": 500,  # tries for one generated problem
 }
-# What `handgrad.derive.steps.derive` costs, in CPU seconds on a 2-core machine, by weight
-# layers, instances and output, over the five hidden activations (ReLU cheapest, tanh and
-# sigmoid dearest). sympy differentiates a copy of the network of at most 3 units a layer and 2
-# instances for a batch: the width and the batch size do not count, the depth and the exp of a
-# softmax or sigmoid output do. The limits keep an allowed derivation under 8 s (the seed's:
-# 4-5 s) and a report under 10 s (the derivation, pdflatex and a float64 or quick exact step);
-# past them it takes 9 s to minutes (8-8-8-8 with a batch of 4: 51 to 212 s).
-#                      one instance                     a batch of 4
-#   weight layers  softmax   sigmoid  identity     softmax    sigmoid    identity
-#   1              1.2-1.4   0.6      0.4          2.6-2.7    1.1-1.2    0.8
-#   2              3.7-7.9   2.0-4.0  1.5-2.4      9.2-20     4.5-9.1    3.3-5.0
-#   3              22 (ReLU)          6.2 (ReLU)                         7.0 (identity)
 SECONDS = {
     "work": 10.0,  # a request's work: solving, stepping, grading, generating (well under 1 s)
     "derive": 30.0,  # a derivation or a report (under 10 s at the limits, on a quiet machine)
@@ -438,20 +426,13 @@ def _request_deadline(seconds: float) -> type[asyncio.Protocol]:
 
 
 def _check_derivable(problem: Problem) -> None:
-    """The derivation runs sympy, whose cost grows steeply with depth (see LIMITS): refuse up
-    front, with the limits, what would take more than a few seconds."""
-    arch = problem.architecture
-    batch_exp = problem.batched and arch.output in ("softmax", "sigmoid")
-    depth = LIMITS["derive_depth_batch" if batch_exp else "derive_depth"]
-    if arch.depth > depth or max(arch.layers) > LIMITS["derive_units"]:
-        raise RequestError(
-            "the derivation (and the reports, which carry it) is offered here when it takes a "
-            f"few seconds: up to {LIMITS['derive_depth']} weight layers "
-            f"({LIMITS['derive_depth_batch']} for a batch through a softmax or sigmoid output) "
-            f"of up to {LIMITS['derive_units']} units; this problem has {arch.depth} weight "
-            f"layers{f' and a batch through a {arch.output} output' if batch_exp else ''}, and "
-            f"up to {max(arch.layers)} units a layer"
-        )
+    """The derivation runs sympy, whose cost grows steeply with depth (`limits.derive_limit`):
+    refuse up front, with the limits, what would take more than a few seconds."""
+    from handgrad.limits import derive_limit
+
+    reason = derive_limit(problem)
+    if reason is not None:
+        raise RequestError(f"{reason}; the derivation and the reports are offered here up to it")
 
 
 def _check_layers(layers: list[int]) -> None:
@@ -742,34 +723,11 @@ def export_file(problem: Problem, format: str) -> Response:
 
 
 def _report_parts(problem: Problem) -> tuple[Any, Any]:
-    """The report's derivation and worked step: `report_solution`'s, with exact numbers only
-    where they come in about a second (`_exact_is_quick`), float64's otherwise."""
-    from handgrad.derive.steps import derive
-    from handgrad.precision import Precision
-    from handgrad.solver import solve
+    """The report's derivation and worked step (`report_solution`: exact numbers only where
+    they come in about a second)."""
+    from handgrad.render.report import report_solution
 
-    solution = None
-    # over the solver's own bounds for exact arithmetic: decimals, as `handgrad report` does
-    with contextlib.suppress(HandgradError):
-        if _exact_is_quick(problem):
-            solution = solve(problem, Precision("exact"))
-    return derive(problem), solution or solve(problem)
-
-
-def _exact_is_quick(problem: Problem) -> bool:
-    """Whether exact arithmetic takes about a second (measured on a 2-core machine): rational
-    arithmetic always (ReLU-like or identity hidden layers and an identity output: 8-8-8, a
-    batch of 4, 3 steps: 0.1 s), exp through the output for one step of up to 3 units and 4
-    instances (2-3-3: 0.8 s, a batch of 4: 1.5 s), never through tanh or sigmoid hidden layers
-    (2-3-3, one step: 11 s). It grows fast: 8 units 12 s, 32 instances 4 s, 2 steps over 30 s.
-    """
-    arch = problem.architecture
-    if arch.depth > 1 and arch.hidden.name not in ("relu", "leaky_relu", "identity"):
-        return False
-    if arch.output == "identity":
-        return True
-    return (problem.spec.optimizer.steps == 1 and max(arch.layers) <= 3
-            and problem.batch_size <= 4)
+    return report_solution(problem)
 
 
 def _parse_answer(text: str) -> dict[str, Any]:
