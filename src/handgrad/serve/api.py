@@ -673,7 +673,8 @@ def grade_payload(request: GradeRequest) -> dict[str, Any]:
     answer = request.answer
     if answer is None:
         answer = _parse_answer(request.answer_text or "")
-    report = grade_document(problem, answer, Tolerance(request.rtol, request.decimals))
+    decimals = "auto" if request.decimals is None else request.decimals  # as the command line
+    report = grade_document(problem, answer, Tolerance(request.rtol, decimals))
     return report.to_dict()
 
 
