@@ -673,7 +673,9 @@ def grade_payload(request: GradeRequest) -> dict[str, Any]:
     answer = request.answer
     if answer is None:
         answer = _parse_answer(request.answer_text or "")
-    decimals = "auto" if request.decimals is None else request.decimals  # as the command line
+    decimals: int | Literal["auto"] = (
+        "auto" if request.decimals is None else request.decimals  # as the command line
+    )
     report = grade_document(problem, answer, Tolerance(request.rtol, decimals))
     return report.to_dict()
 
