@@ -82,3 +82,43 @@ def test_generate_cli_and_its_errors(tmp_path):
         failed = _cli("generate", *args, cwd=tmp_path)
         assert failed.returncode == 2 and message in failed.stderr, (args, failed.stderr)
         assert "Traceback" not in failed.stderr
+
+
+# What `generate -k 3 --seed 9` wrote before generate had choices beyond the homework's kind
+# (drawn then, pinned now): the homework's kind must keep drawing exactly these numbers.
+PINNED_SEED_9 = """title = "Generated problem 1"
+
+[network]
+layers = [2, 3, 3]
+activation = "relu"
+output = "softmax"
+layout = "in_out"
+
+[params]
+W1 = [[2, 1, 0], [-1, 0, -1]]
+b1 = [-2, -1, 5]
+W2 = [[0, -1, 1], [0, 4, -4], [-5, 4, 1]]
+b2 = [3, -5, 4]
+
+[data]
+x = [-5, 1]
+y = [0, 0, 1]
+
+[loss]
+kind = "cross_entropy"
+label_smoothing = 0.1
+smoothing = "uniform"
+
+[optimizer]
+learning_rate = 0.1
+steps = 1
+"""
+
+
+def test_the_homework_kind_draws_what_it_always_drew(tmp_path):
+    write_set(generate(GenerateSettings(count=3, seed=9)), tmp_path, "markdown")
+    assert (tmp_path / "problem-1.toml").read_text() == PINNED_SEED_9
+    exam = (tmp_path / "exam.md").read_text()  # a student's sheet: the course's words
+    assert r"h_{1} = W_{1}^{\top} x + b_{1}" in exam and r"\mathbb{R}^{d \times n}" in exam
+    for jargon in ("in_out", "layout", "fan_in", "reduction", "subgradient"):
+        assert jargon not in exam
