@@ -17,11 +17,12 @@ from handgrad.solution import GradientCheck
 
 FD_STEP = 1e-6  # relative: θᵢ moves by 1e-6·max(1, |θᵢ|), so a weight of 1e100 moves at all
 FD_MAX_ENTRIES = 256  # per parameter; larger parameters are checked on a seeded random sample
-# A forward pass in float64 computes L with a rounding error of some units of ε·|L| (more where
-# large logits cancel at their own scale, ~max |x|): FD_ROUNDING·ε·|L|·max(1, max |x|). Divided by
+# A forward pass in float64 computes L with a rounding error of some units of ε times the size
+# of the terms it sums: at least |L|, and of order 1 where large logits cancel to a tiny loss
+# (more with large inputs, ~max |x|): FD_ROUNDING·ε·max(1, |L|)·max(1, max |x|). Divided by
 # the step it bounds what rounding can do to a central difference; a difference of gradients
 # below that is noise and is not held against the engine.
-FD_ROUNDING = 1e3
+FD_ROUNDING = 10.0
 # Two float64 implementations differ by rounding, ~1e-16 of the gradient's scale; a gradient that
 # is exactly 0 in theory comes out as ±1e-17 noise in each. Below this floor (times max(1, |L|))
 # differences are compared on the floor's scale, which still exposes any real error.
@@ -90,7 +91,7 @@ def finite_difference_check(
             perturbed[index] = theta
             width = up - down  # the step as float64 took it
             approx[k] = (upper - lower) / width
-            noise[k] = noise_per_loss * max(abs(upper), abs(lower), centre) / width
+            noise[k] = noise_per_loss * max(1.0, abs(upper), abs(lower), centre) / width
         floor = float(np.max(noise, initial=0.0)) / tolerance
         errors[f"d{name}"] = max_relative_error(approx, exact.reshape(-1)[flat_indices], floor)
         checked[f"d{name}"] = (len(flat_indices), value.size)

@@ -26,8 +26,9 @@ from handgrad.text import shown
 CHECK_LEGEND = (
     "relative error = max |reference − ours| / max(max |reference|, max |ours|, floor) over a "
     "gradient's entries. Finite differences: central, forward pass only, step "
-    "s = 1e-6·max(1, |θ|); floor = what rounding of L explains, 1000·ε·|L|·max(1, max |x|)/2s, "
-    "over the tolerance. PyTorch and JAX: floor = 1e-6·max(1, |L|)·max(1, max |x|)"
+    "s = 1e-6·max(1, |θ|); floor = what rounding of L explains, "
+    "10·ε·max(1, |L|)·max(1, max |x|)/2s, over the tolerance. PyTorch and JAX: "
+    "floor = 1e-6·max(1, |L|)·max(1, max |x|)"
 )
 TITLE_LIMIT = 200  # characters of a user-written title shown
 FORMULA_MIN_WIDTH = 18  # the formula column may wrap down to this to leave room for values
