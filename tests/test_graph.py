@@ -91,3 +91,22 @@ def test_unknown_suffix_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert run.returncode == 2 and ".svg, .png or .dot" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "dangling link"])
+def test_graph_output_onto_what_is_not_a_file_is_one_clear_line(tmp_path, kind) -> None:
+    """`graph -o` writes through atomic.write_file like every other command: a folder was a
+    traceback, a FIFO hung, a dangling link was a traceback."""
+    import os
+
+    target = tmp_path / ("out.dot" if kind == "fifo" else "out.svg")
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to(tmp_path / "nowhere" / "x.svg")
+    result = subprocess.run([sys.executable, "-m", "handgrad", "graph", "-o", str(target)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("handgrad: error: -o ") and "Traceback" not in result.stderr

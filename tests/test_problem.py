@@ -48,7 +48,7 @@ def test_a_file_of_that_name_wins_over_the_example(tmp_path: Path, monkeypatch) 
 
 def test_unknown_name_says_which_examples_exist(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ProblemError, match="no shipped example is called that: deep_batch"):
+    with pytest.raises(ProblemError, match=r"no shipped example is called that \(deep_batch"):
         load_problem("homework4")
 
 

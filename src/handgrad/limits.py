@@ -14,7 +14,6 @@ from handgrad.problem import Problem
 
 SOLVE_MAX_PARAMETERS = 100_000  # every one shown three times: value, gradient, update
 SOLVE_MAX_VALUES = 200_000  # the batch's per-instance quantities: B × (d + 2·Σn + 2q)
-EXACT_SLOW_ACTIVATIONS = ("sigmoid", "tanh")  # nested exponentials grow with every step
 EXACT_SLOW_MAX_STEPS = 1
 EXACT_SLOW_MAX_DEPTH = 2  # weight layers
 
@@ -34,15 +33,25 @@ def solve_limit(problem: Problem, precision: Precision) -> str | None:
             f"a batch of {problem.batch_size} gives {problem.batch_size * per_instance:,} values"
             f" to show; at most {SOLVE_MAX_VALUES:,} without --force"
         )
-    if precision.kind == "exact" and arch.depth > 1 and arch.hidden.name in EXACT_SLOW_ACTIVATIONS:
-        steps = problem.spec.optimizer.steps
-        if steps > EXACT_SLOW_MAX_STEPS or arch.depth > EXACT_SLOW_MAX_DEPTH:
-            return (
-                f"exact arithmetic through {arch.hidden.name} hidden layers takes tens of seconds"
-                f" a step (nested exponentials); without --force at most {EXACT_SLOW_MAX_STEPS}"
-                f" step and {EXACT_SLOW_MAX_DEPTH} weight layers. --digits 50 gives 50 correct"
-                " digits in a second"
-            )
+    steps = problem.spec.optimizer.steps
+    if precision.kind == "exact" and steps > 1 and arch.output != "identity":
+        # after one step every parameter holds exp terms of the output, which the next steps
+        # nest (the seed with 2 steps: 50 s; with 3: past 5 minutes)
+        return (
+            f"exact arithmetic through a {arch.output} output takes minutes beyond one step"
+            " (each step nests the last one's exponentials); without --force at most 1 step."
+            " --digits 50 gives 50 correct digits in a second"
+        )
+    slow_hidden = arch.depth > 1 and arch.hidden.rule.exact_is_slow
+    if precision.kind == "exact" and slow_hidden and (
+        steps > EXACT_SLOW_MAX_STEPS or arch.depth > EXACT_SLOW_MAX_DEPTH
+    ):
+        return (
+            f"exact arithmetic through {arch.hidden.name} hidden layers takes tens of seconds"
+            f" a step (nested exponentials); without --force at most {EXACT_SLOW_MAX_STEPS}"
+            f" step and {EXACT_SLOW_MAX_DEPTH} weight layers. --digits 50 gives 50 correct"
+            " digits in a second"
+        )
     return None
 
 
@@ -87,7 +96,7 @@ def exact_is_quick(problem: Problem) -> bool:
     (2-3-3, one step: 11 s). It grows fast: 8 units 12 s, 32 instances 4 s, 2 steps over 30 s.
     """
     arch = problem.architecture
-    if arch.depth > 1 and arch.hidden.name in EXACT_SLOW_ACTIVATIONS:
+    if arch.depth > 1 and arch.hidden.rule.exact_is_slow:
         return False
     if arch.output == "identity":
         return True

@@ -66,7 +66,8 @@ class Problem:
     def to_dict(self) -> dict[str, Any]:
         """The problem as understood, as a problem document: every default filled in, the
         parameters written out, the targets as given (class labels stay labels, otherwise y);
-        `load_problem` reads it back as the same problem."""
+        `load_problem` reads it back as the same problem, except that parameters drawn from
+        `network.seed` come back as given ones (the same numbers, no longer "drawn")."""
         document = self.spec.to_dict()
         document["params"] = {name: value.tolist() for name, value in self.params.items()}
         rows = self.x.tolist(), self.y.tolist()
@@ -113,6 +114,11 @@ def load_problem(source: str | Path | Mapping[str, Any] | None = None) -> Proble
     if isinstance(source, Mapping):
         return validate_problem(source, "<dict>")
     path = problem_path(source)
+    if not path.exists() and path.parent == Path(".") and not path.suffix:
+        raise ProblemError(
+            [f"no such file, and no shipped example is called that ({', '.join(example_names())})"],
+            str(path),
+        )
     return validate_problem(read_document(path), str(path))
 
 
@@ -120,10 +126,7 @@ def read_document(path: Path) -> dict[str, Any]:
     """Parse a TOML file (or JSON, for a .json name) into a dict, with clear errors."""
     name = str(path)
     if not path.exists():
-        hint = ""
-        if path.parent == Path(".") and not path.suffix:
-            hint = f" (and no shipped example is called that: {', '.join(example_names())})"
-        raise ProblemError([f"the file does not exist{hint}"], name)
+        raise ProblemError(["the file does not exist"], name)
     if path.is_dir():
         raise ProblemError(["is a folder, not a file"], name)
     if not path.is_file():  # a FIFO or a device would block or never end

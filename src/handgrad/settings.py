@@ -9,16 +9,15 @@ on a 2-core machine, and importing pydantic and building the models took 0.12 s 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from handgrad.core.activations import ACTIVATIONS, OUTPUTS, ActivationName
 from handgrad.core.network import LossKind, Output
 from handgrad.core.ops import Layout, Reduction, Smoothing
 from handgrad.errors import did_you_mean
 from handgrad.text import quoted, shown
-
-ActivationName = Literal["relu", "leaky_relu", "sigmoid", "tanh", "identity"]
 
 REQUIRED: Any = object()
 MAX_FLOAT = 1.7976931348623157e308
@@ -32,7 +31,7 @@ class Setting:
     key: str
     kind: str  # number | integer | text | choice | layers | names | any | labels
     default: Any = REQUIRED
-    choices: tuple[str, ...] = ()
+    choices: Collection[str] = ()  # the core's tables pass their live keys
     low: float | None = None  # inclusive lower bound
     high: float | None = None  # inclusive upper bound
     above: float | None = None  # exclusive lower bound
@@ -100,10 +99,10 @@ SECTIONS: dict[str, tuple[type, tuple[Setting, ...]]] = {
                 "activation",
                 "choice",
                 "relu",
-                ("relu", "leaky_relu", "sigmoid", "tanh", "identity"),
+                ACTIVATIONS.keys(),  # the table's: an activation added there is accepted here
             ),
             Setting("leaky_slope", "number", 0.01),
-            Setting("output", "choice", "softmax", ("softmax", "sigmoid", "identity")),
+            Setting("output", "choice", "softmax", OUTPUTS.keys()),
             Setting("layout", "choice", "in_out", ("in_out", "out_in")),
             Setting("relu_grad_at_zero", "number", 0.0),
             Setting("seed", "integer", 0, low=0),

@@ -57,8 +57,8 @@ class GradientCheck:
 
     method: str  # "finite_differences", "torch", "jax", "float64_vs_exact", ...
     errors: dict[str, float]  # dW1 -> max |approx − exact| / max |exact|
-    checked: dict[str, tuple[int, int]] = field(default_factory=dict)  # entries checked / total
-    tolerance: float = 0.0  # an error passes when it is below this
+    checked: dict[str, tuple[int, int]]  # entries checked / total
+    tolerance: float  # an error passes when it is below this
 
     def passes(self, gradient: str) -> bool:
         """Whether one gradient's error is within the tolerance."""

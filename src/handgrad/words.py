@@ -48,7 +48,7 @@ FUSED_NOTE = (
 
 def quantities(problem: Problem, run: network.Descent, target: Any) -> list[Quantity]:
     """Every quantity of a worked solution, named: the first step in full, then the update."""
-    return Notation(problem).quantities(run, target)
+    return Wording(problem).quantities(run, target)
 
 
 def conventions(problem: Problem) -> list[str]:
@@ -73,9 +73,7 @@ def conventions(problem: Problem) -> list[str]:
         what = "L = (1/B) Σᵦ Lᵦ" if arch.reduction == "mean" else "L = Σᵦ Lᵦ"
         said.append(f"reduction {arch.reduction}: {what} over the B = {problem.batch_size} rows")
     if arch.depth > 1 and arch.hidden.name == "relu":
-        said.append(
-            f"ReLU′(0) = {arch.hidden.relu_grad_at_zero:g} (the subgradient used at a kink)"
-        )
+        said.append(f"{arch.hidden.kink_convention()} (the subgradient used at a kink)")
     if arch.depth > 1 and arch.hidden.name == "leaky_relu":
         said.append(f"leaky ReLU slope α = {arch.hidden.leaky_slope:g}, also used at 0")
     if problem.params_initialised:
@@ -98,11 +96,7 @@ def kinks(problem: Problem, fwd: network.ForwardPass) -> list[Kink]:
     hidden = problem.architecture.hidden
     if not hidden.rule.piecewise_linear:
         return []
-    convention = (
-        f"ReLU′(0) = {hidden.relu_grad_at_zero:g}"
-        if hidden.name == "relu"
-        else f"LeakyReLU′(0) = α = {hidden.leaky_slope:g}"
-    )
+    convention = hidden.kink_convention()
     found = []
     for layer, h in enumerate(fwd.h, start=1):
         for row, unit in np.argwhere(h == 0):
@@ -111,7 +105,7 @@ def kinks(problem: Problem, fwd: network.ForwardPass) -> list[Kink]:
     return found
 
 
-class Notation:
+class Wording:
     """Names each recorded array in the course's notation, for one instance or a batch."""
 
     def quantities(self, run: network.Descent, target: Any) -> list[Quantity]:
@@ -253,25 +247,12 @@ class Notation:
             formula = ("(" + yhat + MINUS + y + ")" + per_b) if per_b else yhat + MINUS + y
             out.append(Quantity("backward", "dyhat", grad(yhat), formula, self.shown(bwd.dyhat)))
             dyhat = grad(yhat)
-            dz_formula = {
-                "softmax": yhat
-                + ODOT
-                + OPEN
-                + dyhat
-                + MINUS
-                + Math("rowsum(", r"\operatorname{rowsum}\left(")
-                + yhat
-                + ODOT
-                + dyhat
-                + Math("))", r"\right)\right)"),
-                "sigmoid": dyhat + ODOT + yhat + ODOT + "(1" + MINUS + yhat + ")",
-                "identity": dyhat,
-            }[arch.output]
-            note = (
-                "the softmax Jacobian ∂ŷᵢ/∂zⱼ = ŷᵢ(δᵢⱼ − ŷⱼ) applied to ∂L/∂ŷ"
-                if arch.output == "softmax"
-                else ""
+            output = OUTPUTS[arch.output]
+            dz_formula = Math(
+                output.backward_text.format(yhat=yhat.text, dyhat=dyhat.text),
+                output.backward_latex.format(yhat=yhat.latex, dyhat=dyhat.latex),
             )
+            note = output.backward_note
             out.append(
                 Quantity("backward", "dz", grad(z), dz_formula, self.shown(bwd.dz), note=note)
             )

@@ -166,7 +166,8 @@ def derive(
 @DERIVE_FORCE_OPTION
 def report(problem: Path | None, output_format: str, output: Path | None, force: bool) -> None:
     """The whole homework answer: derivation, schematic, worked numbers, verification."""
-    from handgrad.render.report import report_blocks, report_solution
+    from handgrad.derive.answer import report_solution
+    from handgrad.render.report import report_blocks
 
     derivation, solution = report_solution(derivable(problem, force))
     title = f"handgrad: {solution.problem.name}"

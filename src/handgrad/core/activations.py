@@ -42,6 +42,11 @@ class Activation:
     def rule(self) -> ActivationRule:
         return ACTIVATIONS[self.name]
 
+    def kink_convention(self) -> str:
+        """The derivative used at the kink, with this activation's constants: "ReLU′(0) = 0"."""
+        return self.rule.kink.format(at_zero=f"{self.relu_grad_at_zero:g}",
+                                     slope=f"{self.leaky_slope:g}")
+
 
 def sigmoid(xp: Any, x: Array) -> Array:
     """σ(x) = 1 / (1 + e⁻ˣ), evaluated without overflow for any x (e^(−|x|) ≤ 1)."""
@@ -76,6 +81,8 @@ class ActivationRule:
     note: str  # the derivative and its convention in words; may use {slope} and {at_zero}
     piecewise_linear: bool  # has a kink at 0 (ReLU-like): a convention decides f′(0)
     he_initialised: bool  # drawn with He N(0, 2/fan_in) when parameters are initialised
+    kink: str = ""  # the convention at the kink, placeholders {at_zero} and {slope}
+    exact_is_slow: bool = False  # exact arithmetic nests exponentials through it, step by step
 
 
 def _relu(xp: Any, h: Array, act: Activation) -> Array:
@@ -102,28 +109,28 @@ ACTIVATIONS: dict[str, ActivationRule] = {
         "relu", _relu, _relu_prime, "ReLU", r"\operatorname{ReLU}", "ReLU",
         "1[{h} > 0]", r"\mathbf{{1}}[{h} > 0]",
         "ReLU′(h) = 1 where h > 0, 0 where h < 0, and {at_zero} at h = 0 by convention",
-        piecewise_linear=True, he_initialised=True,
+        piecewise_linear=True, he_initialised=True, kink="ReLU′(0) = {at_zero}",
     ),
     "leaky_relu": ActivationRule(
         "leaky_relu", _leaky_relu, _leaky_relu_prime, "LeakyReLU", r"\operatorname{LeakyReLU}",
         "leaky ReLU",
         "(1[{h} > 0] + α·1[{h} ≤ 0])", r"(\mathbf{{1}}[{h} > 0] + \alpha\,\mathbf{{1}}[{h} \le 0])",
         "LeakyReLU′(h) = 1 where h > 0, α = {slope} elsewhere",
-        piecewise_linear=True, he_initialised=True,
+        piecewise_linear=True, he_initialised=True, kink="LeakyReLU′(0) = α = {slope}",
     ),
     "sigmoid": ActivationRule(
         "sigmoid", lambda xp, h, act: sigmoid(xp, h), lambda xp, h, a, act: a * (1 - a),
         "σ", r"\sigma", "sigmoid",
         "{a} ⊙ (1 − {a})", r"{a} \odot (1 - {a})",
         "σ′(h) = σ(h)(1 − σ(h)) = a(1 − a)",
-        piecewise_linear=False, he_initialised=False,
+        piecewise_linear=False, he_initialised=False, exact_is_slow=True,
     ),
     "tanh": ActivationRule(
         "tanh", lambda xp, h, act: xp.tanh(h), lambda xp, h, a, act: 1 - a * a,
         "tanh", r"\tanh", "tanh",
         "(1 − {a}²)", r"(1 - {a}^2)",
         "tanh′(h) = 1 − tanh²(h) = 1 − a²",
-        piecewise_linear=False, he_initialised=False,
+        piecewise_linear=False, he_initialised=False, exact_is_slow=True,
     ),
     "identity": ActivationRule(
         "identity", lambda xp, h, act: h, lambda xp, h, a, act: xp.ones_like(h),
@@ -151,6 +158,9 @@ class OutputRule:
     jacobian_index: str  # ∂ŷᵢ/∂zⱼ entry by entry
     jacobian_matrix: str  # the whole Jacobian
     jacobian_latex: str
+    backward_text: str = "{dyhat}"  # ∂L/∂z from ∂L/∂ŷ, placeholders {yhat} and {dyhat}
+    backward_latex: str = "{dyhat}"
+    backward_note: str = ""
 
 
 def _softmax_backward(xp: Any, dyhat: Array, yhat: Array) -> Array:
@@ -163,12 +173,17 @@ OUTPUTS: dict[str, OutputRule] = {
         "softmax", softmax, _softmax_backward, "softmax", r"\operatorname{softmax}", "softmax",
         "∂ŷᵢ/∂zⱼ = ŷᵢ(δᵢⱼ − ŷⱼ)", "∂ŷ/∂z = diag(ŷ) − ŷŷᵀ",
         r"\frac{\partial \hat{y}_i}{\partial z_j} = \hat{y}_i(\delta_{ij} - \hat{y}_j)",
+        "{yhat} ⊙ ({dyhat} − rowsum({yhat} ⊙ {dyhat}))",
+        r"{yhat} \odot \left({dyhat} - \operatorname{{rowsum}}"
+        r"\left({yhat} \odot {dyhat}\right)\right)",
+        "the softmax Jacobian ∂ŷᵢ/∂zⱼ = ŷᵢ(δᵢⱼ − ŷⱼ) applied to ∂L/∂ŷ",
     ),
     "sigmoid": OutputRule(
         "sigmoid", sigmoid, lambda xp, dyhat, yhat: dyhat * yhat * (1 - yhat),
         "σ", r"\sigma", "sigmoid",
         "∂ŷᵢ/∂zⱼ = δᵢⱼ ŷᵢ(1 − ŷᵢ)", "∂ŷ/∂z = diag(ŷ ⊙ (1 − ŷ))",
         r"\frac{\partial \hat{y}_i}{\partial z_j} = \delta_{ij}\hat{y}_i(1-\hat{y}_i)",
+        "{dyhat} ⊙ {yhat} ⊙ (1 − {yhat})", r"{dyhat} \odot {yhat} \odot (1 - {yhat})",
     ),
     "identity": OutputRule(
         "identity", lambda xp, z: z, lambda xp, dyhat, yhat: dyhat,

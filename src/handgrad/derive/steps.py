@@ -203,11 +203,7 @@ def _steps(solution: Solution, checks: dict[str, bool]) -> list[Step]:
         if rule.piecewise_linear:
             kink = (
                 " At h = 0 the derivative does not exist; the convention "
-                + (
-                    f"ReLU′(0) = {arch.hidden.relu_grad_at_zero:g}"
-                    if arch.hidden.name == "relu"
-                    else f"LeakyReLU′(0) = α = {arch.hidden.leaky_slope:g}"
-                )
+                + arch.hidden.kink_convention()
                 + " is used."
             )
         kinks = [k for k in solution.kinks if k.key == f"h{hidden}"]

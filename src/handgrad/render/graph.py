@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from handgrad.atomic import WriteError, write_file
 from handgrad.errors import HandgradError
 from handgrad.notation import format_shape
 from handgrad.render.numbers import format_number
@@ -163,15 +164,21 @@ def write_graph(solution: Solution, output: Path, digits: int = 3) -> Path:
         raise HandgradError(f"-o {output}: give a file ending in .svg, .png or .dot")
     graph = solution_graph(solution, digits)
     if suffix in (".dot", ".gv"):
-        output.write_text(graph.source, encoding="utf-8")
-        return output
+        return _write(output, graph.source)
     if shutil.which("dot") is None:
-        fallback = output.with_suffix(".dot")
-        fallback.write_text(graph.source, encoding="utf-8")
+        fallback = _write(output.with_suffix(".dot"), graph.source)
         raise HandgradError(
             f"graphviz's dot program is not installed, so {output.name} cannot be drawn; wrote"
             f" {fallback} instead. Install it with: apt-get install graphviz (or brew install"
             " graphviz), then run again"
         )
-    output.write_bytes(graph.pipe(format=suffix[1:]))
-    return output
+    return _write(output, graph.pipe(format=suffix[1:]))
+
+
+def _write(path: Path, data: str | bytes) -> Path:
+    """Through `atomic.write_file`: all or nothing, links written through, devices refused."""
+    try:
+        write_file(path, data)
+    except WriteError as error:
+        raise HandgradError(f"-o {path}: {error.reason}") from None
+    return path

@@ -3,21 +3,12 @@ numbers (exact where the problem allows, with decimals) and the verification tab
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
-from handgrad.derive.steps import Derivation, derive
-from handgrad.errors import HandgradError
-from handgrad.limits import exact_is_quick
-from handgrad.precision import Precision
-from handgrad.problem import Problem, load_problem
+from handgrad.derive.steps import Derivation
 from handgrad.render.derivation import derivation_blocks
 from handgrad.render.document import Block, Figure, Heading, Note, solution_document
 from handgrad.solution import Solution
-from handgrad.solver import solve
 
 SCHEMATIC = "schematic.png"
 
@@ -54,16 +45,3 @@ def schematic(solution: Solution) -> Figure | None:
         SCHEMATIC,
         "forward pass (solid) with values; backward pass (dashed) with gradients",
     )
-
-
-def report_solution(
-    problem: Problem | str | Path | Mapping[str, Any] | None,
-) -> tuple[Derivation, Solution]:
-    """The derivation and the worked step, in exact numbers where they come in about a second
-    (`limits.exact_is_quick`), in float64 otherwise."""
-    loaded = problem if isinstance(problem, Problem) else load_problem(problem)
-    solution = None
-    if exact_is_quick(loaded):
-        with contextlib.suppress(HandgradError):  # over the solver's bounds for exact numbers
-            solution = solve(loaded, Precision("exact"))
-    return derive(loaded), solution or solve(loaded)

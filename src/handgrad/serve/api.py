@@ -728,7 +728,7 @@ def export_file(problem: Problem, format: str) -> Response:
 def _report_parts(problem: Problem) -> tuple[Any, Any]:
     """The report's derivation and worked step (`report_solution`: exact numbers only where
     they come in about a second)."""
-    from handgrad.render.report import report_solution
+    from handgrad.derive.answer import report_solution
 
     return report_solution(problem)
 

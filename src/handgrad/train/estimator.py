@@ -20,6 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from handgrad.core import ops
+from handgrad.core.activations import ACTIVATIONS
 from handgrad.core.network import Architecture
 from handgrad.problem import initial_params
 from handgrad.solution import Solution
@@ -150,9 +151,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_settings(self) -> None:
         problems = []
-        if self.activation not in ("relu", "leaky_relu", "sigmoid", "tanh", "identity"):
-            problems.append(f"activation={self.activation!r} is not one of relu, leaky_relu, "
-                            "sigmoid, tanh, identity")
+        if self.activation not in ACTIVATIONS:
+            problems.append(f"activation={self.activation!r} is not one of "
+                            f"{', '.join(ACTIVATIONS)}")
         if self.optimizer not in ("sgd", "momentum", "nesterov", "adam"):
             problems.append(f"optimizer={self.optimizer!r} is not one of sgd, momentum, "
                             "nesterov, adam")

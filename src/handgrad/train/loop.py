@@ -203,10 +203,8 @@ def targets_for(
     labels: np.ndarray, q: int, loss: str, epsilon: float, smoothing: ops.Smoothing, dtype: Any
 ) -> np.ndarray:
     """yˢ (smoothed one-hot) for cross-entropy, the one-hot y for squared error; (N, q)."""
-    onehot = np.eye(q)[labels]
-    if loss == "cross_entropy":
-        onehot = ops.smooth_labels(onehot, epsilon, smoothing)
-    return np.asarray(onehot, dtype=dtype)
+    target = network.target_for(np.eye(q)[labels], loss, epsilon, smoothing)  # type: ignore[arg-type]
+    return np.asarray(target, dtype=dtype)
 
 
 def evaluate(
