@@ -142,3 +142,56 @@ def test_broken_toml(tmp_path: Path, capsys: Any, text: str) -> None:
     code, out, err = _run(capsys, ["solve", str(path)])
     _assert_handled(code, out, err)
     assert code == 2
+
+
+# ------------------------------------------------------------------ model files' metadata
+
+
+def _tiny_model_file(folder: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """A real saved model (2 → 3 → 2, drawn here), its meta and its arrays."""
+    import numpy as np
+
+    from handgrad.core.activations import Activation
+    from handgrad.core.network import Architecture
+    from handgrad.train.data import Standardizer
+    from handgrad.train.model import Model, save_model
+
+    arch = Architecture((2, 3, 2), Activation("relu"), "softmax", "in_out", "cross_entropy",
+                        "mean")
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.normal(size=(2, 3)), "b1": np.zeros(3), "W2": rng.normal(size=(3, 2)),
+              "b2": np.zeros(2)}
+    model = Model(arch, params, Standardizer(np.zeros(2), np.ones(2)), ("a", "b"), ("f0", "f1"))
+    path = save_model(model, folder / "model.npz")
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    return path, json.loads(str(arrays.pop("meta"))), arrays
+
+
+MODEL_FOLDER = Path(__import__("tempfile").mkdtemp(prefix="handgrad-fuzz-"))
+_, MODEL_META, MODEL_ARRAYS = _tiny_model_file(MODEL_FOLDER)
+
+
+@FUZZ
+@given(meta=mutated(MODEL_META))
+def test_mutated_model_metadata(tmp_path: Path, meta: dict[str, Any]) -> None:
+    """A model file whose meta was changed at random loads as a model or is refused with
+    handgrad's own error; nothing else escapes load_model."""
+    import numpy as np
+
+    from handgrad.errors import HandgradError
+    from handgrad.train.model import load_model
+
+    path = tmp_path / "lying.npz"
+    try:
+        text = json.dumps(meta)
+    except ValueError:
+        text = "{}"
+    np.savez(path, meta=np.array(text), **MODEL_ARRAYS)
+    try:
+        model = load_model(path)
+    except HandgradError as error:
+        assert str(error) and "\u001b" not in str(error)
+        return
+    probabilities = model.predict_proba(np.zeros((1, model.arch.layers[0])))
+    assert np.all(np.isfinite(probabilities))
