@@ -155,7 +155,7 @@ def test_mixed_choices_draw_one_per_variant_in_fair_shares():
         ({"activations": ("rleu",)}, "--activation 'rleu' is not one of relu"),
         ({"layouts": ("columns",)}, "--layout 'columns' is not one of in_out, out_in"),
         ({"epsilons": (1.0,)}, "--epsilon: each ε must be at least 0 and below 1"),
-        ({"learning_rates": (0.0,)}, "--learning-rate: each η must be above 0"),
+        ({"learning_rates": (0.0,)}, "--learning-rate: each η must be from 0.001 to 10"),
         ({"batch": 9}, "--batch must be 1 (one instance) to 8"),
         ({"steps": 21}, "--steps must be 1 to 20"),
         ({"layers": (2, 21, 3)}, "at most 20 units in a layer"),

@@ -142,6 +142,9 @@ LIES = [
     ("missing_key", {}, {"output": None}, None, "output: missing from the meta"),
     ("classes_twice", {}, {"classes": ["setosa", "setosa", "virginica"]}, None,
      "classes: 'setosa' is named twice"),
+    # an escape in a class name would clear the terminal of whoever runs predict
+    ("classes_escape", {}, {"classes": ["\u001b[2Jx", "b", "c"]}, None,
+     "classes: '\\x1b[2Jx' holds control characters"),
     ("features_short", {}, {"feature_names": ["a"]}, None,
      "feature_names: 1 names for 4 inputs d"),
     ("dtype", {}, {"dtype": "int8"}, None, "dtype: 'int8' is not 'float32' or 'float64'"),

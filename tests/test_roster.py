@@ -85,3 +85,9 @@ def test_roster_files_that_cannot_be_read(tmp_path):
     good = tmp_path / "good.csv"
     good.write_text("id,name\ns1,Zoë\n", encoding="utf-8")
     assert read_roster(good).names() == {"s1": "Zoë"}
+
+
+def test_a_name_with_control_characters_is_refused_with_its_line():
+    # it would reach every exam sheet and the answer key raw (cat exam-A1.md cleared the screen)
+    with pytest.raises(RosterError, match=r"line 3: .*holds control characters"):
+        parse_roster("id,name\nA0,Ada\nA1,\u001b[2Jevil\n")

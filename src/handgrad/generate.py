@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 import json
 import os
 import re
@@ -47,6 +48,10 @@ LEARNING_RATES = (0.1, 0.5, 1.0)
 REGRESSION_RATES = (0.01, 0.02, 0.05)
 KINK_MARGIN = 1.0  # every hidden pre-activation at least this far from the ReLU kink at 0
 MAX_PROBABILITY = 0.99
+# −ln ŷ multiplies the rounding of a hand-written yˢ: below 0.001 a probability's logarithm
+# (beyond 6.9) turns yˢ = 0.033 for 1/30 into a loss off in the second decimal, and e^(−264)
+# is not a number to work by hand
+MIN_PROBABILITY = 1e-3
 MAX_DRAWS = 20_000  # per problem, before giving up with a clear error
 # Where sigmoid and tanh saturate for a student rounding to 2 decimals: σ′(3) = 0.045, and
 # tanh′(2) = 0.07, while tanh(3) = 0.995 rounds to 1.00 and its slope 1 − a² to 0.
@@ -157,8 +162,8 @@ class GenerateSettings:
             problems.append("--smoothing: label smoothing applies only to --loss cross_entropy")
         if not self.epsilons or any(not 0 <= e < 1 for e in self.epsilons):
             problems.append("--epsilon: each ε must be at least 0 and below 1, e.g. 0.1,0.2")
-        if any(not 0 < r <= 10 for r in self.learning_rates):
-            problems.append("--learning-rate: each η must be above 0 and at most 10, e.g. 0.1")
+        if any(not 1e-3 <= r <= 10 for r in self.learning_rates):  # a step a student can see
+            problems.append("--learning-rate: each η must be from 0.001 to 10, e.g. 0.1")
         return problems
 
 
@@ -192,6 +197,8 @@ def hand_friendly(problem: Problem) -> list[str]:
     if arch.output == "softmax":
         if np.max(fwd.yhat) > MAX_PROBABILITY:
             reasons.append(f"the largest probability exceeds {MAX_PROBABILITY}")
+        if np.min(fwd.yhat) < MIN_PROBABILITY:
+            reasons.append(f"the smallest probability is below {MIN_PROBABILITY}")
     elif arch.output == "sigmoid" and np.max(np.abs(fwd.z)) > SATURATION["sigmoid"]:
         reasons.append(f"z has an entry beyond ±{SATURATION['sigmoid']:g}, where the sigmoid"
                        " output saturates")
@@ -416,7 +423,8 @@ def _well_posed(
     )
     # numbers too large (saturation, overshooting steps) want a smaller range; too few
     # distinct or live draws want a larger one
-    too_large = any(word in common for word in ("saturates", "beyond ±", "lower the loss"))
+    too_large = any(word in common for word in (
+        "saturates", "beyond ±", "lower the loss", "probability exceeds", "probability"))
     advice = ("narrow the range or lower the learning rate" if too_large
               else "widen the range")
     raise HandgradError(
@@ -713,8 +721,9 @@ def _write_class_files(
 
 
 def _cell(text: str) -> str:
-    """A roster name as a table cell: a '|' would end the cell in Markdown."""
-    return text.replace("|", "/")
+    """A roster name as a table cell: a '|' would end the cell in Markdown, and '<', '>', '&'
+    would be read as HTML by a Markdown viewer."""
+    return html.escape(text.replace("|", "/"), quote=False)
 
 
 def _compile_all(latex: dict[str, str], folder: Path) -> None:

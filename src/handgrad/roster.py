@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from handgrad.errors import ProblemError
-from handgrad.text import quoted
+from handgrad.text import quoted, shown
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 ID_RULE = "letters, digits, '.', '_' and '-', starting with a letter or a digit"
@@ -191,6 +191,10 @@ def _students(
         extra = tuple(cells[i] for i in extra_at)
         # a name quoted across lines in the CSV is still one line on a sheet
         name, email = " ".join(cell("name").split()), " ".join(cell("email").split())
+        unprintable = next((t for t in (name, email) if shown(t, len(t) + 1) != t), None)
+        if unprintable is not None:  # an escape sequence would reach every sheet and terminal
+            problems.append(f"line {line}: {quoted(unprintable)} holds control characters")
+            continue
         students.append(Student(student_id, name, email, line, extra))
     return students
 

@@ -15,7 +15,9 @@ from rich.console import Console, Group
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from handgrad.text import shown as text_shown
 from handgrad.train.loop import RunResult
 
 MAX_CONFUSION_CLASSES = 20  # larger matrices go to --plot and run.json only
@@ -116,13 +118,13 @@ def prediction_table(
     table.add_column("predicted")
     shown = classes if len(classes) <= 10 else ()
     for name in shown:
-        table.add_column(escape(f"ŷ[{name}]"), justify="right")
+        table.add_column(escape(f"ŷ[{text_shown(name)}]"), justify="right")
     if not shown:
         table.add_column("ŷ of the predicted class", justify="right")
     for i in range(min(limit, len(predicted))):
         k = int(predicted[i])
         values = [f"{p:.4f}" for p in probabilities[i]] if shown else [f"{probabilities[i, k]:.4f}"]
-        table.add_row(str(i), classes[k], *values)
+        table.add_row(str(i), Text(text_shown(classes[k])), *values)
     if len(predicted) > limit:
         table.caption = f"first {limit} of {len(predicted)} rows; --format csv -o FILE for all"
         table.caption_justify = "left"

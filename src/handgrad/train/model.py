@@ -22,6 +22,7 @@ from handgrad.core import network, ops
 from handgrad.core.network import Architecture
 from handgrad.errors import HandgradError, did_you_mean
 from handgrad.settings import MAX_LAYER_SIZE, parse_spec
+from handgrad.text import shown
 from handgrad.train.data import Standardizer, overflow_error, standardize
 from handgrad.train.files import ArrayHeader, NpzArchive, excerpt
 
@@ -307,6 +308,9 @@ def _names_problems(
     if distinct and len(set(names)) != len(names):
         twice = next(n for n in names if names.count(n) > 1)
         return [f"{key}: '{excerpt(twice)}' is named twice"]
+    control = next((n for n in names if shown(n, len(n) + 1) != n), None)
+    if control is not None:  # an escape sequence would reach the terminal and the CSV
+        return [f"{key}: '{shown(control)}' holds control characters, which no name needs"]
     return []
 
 
