@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from handgrad.cli import generating, grading, serving, solving, training
+from handgrad.cli import exporting, generating, grading, serving, solving, training
 from handgrad.errors import HandgradError
 from handgrad.text import shown_message
 
@@ -40,6 +40,7 @@ for command in (
     grading.template,
     generating.generate,
     generating.examples,
+    exporting.export,
     training.train,
     training.predict,
     serving.serve,

@@ -1,0 +1,363 @@
+"""What runs on the platform: PrairieLearn's `server.py` hooks and Gradescope's autograder.
+
+This module is vendored (`export.vendor`) and must import nothing beyond NumPy and the vendored
+modules at module level: no renderer (they load rich), no click, no sympy. It grades with
+handgrad's own grader (`grade.grade_document`, `grade.grade_file`): error carried forward,
+the likely cause of each wrong quantity, and one point per quantity the homework asks for.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+import sys
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def _tomllib_fallback() -> None:
+    """Let `handgrad.problem` import on a Python before 3.11 (PrairieLearn's image may have one):
+    problems arrive as dicts there, and a TOML answer gets a message instead of an ImportError."""
+    try:
+        import tomllib  # noqa: F401
+    except ModuleNotFoundError:
+        stub = types.ModuleType("tomllib")
+
+        class TOMLDecodeError(ValueError):
+            pass
+
+        def loads(text: str, **_: Any) -> Any:
+            raise TOMLDecodeError("reading TOML needs Python 3.11 or later; submit the JSON"
+                                  " answer file instead")
+
+        stub.TOMLDecodeError = TOMLDecodeError  # type: ignore[attr-defined]
+        stub.loads = loads  # type: ignore[attr-defined]
+        sys.modules["tomllib"] = stub
+
+
+_tomllib_fallback()
+
+from handgrad.atomic import write_file  # noqa: E402
+from handgrad.generate import GenerateSettings, generate  # noqa: E402
+from handgrad.grade import GradeItem, GradeReport, Tolerance, grade_document, grade_file  # noqa: E402
+from handgrad.problem import Problem, validate_problem  # noqa: E402
+from handgrad.solver import solve  # noqa: E402
+
+VERDICTS = {
+    "correct": "correct",
+    "carried_forward": "carried forward: wrong only because an earlier value of yours was, and"
+    " right from your own earlier values (full credit)",
+    "wrong": "wrong",
+    "missing": "missing",
+}
+CREDIT = {"correct": 1.0, "carried_forward": 1.0, "wrong": 0.0, "missing": 0.0}
+LOSS_WORDS = {"cross_entropy": "cross-entropy", "squared_error": "squared-error"}
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def verdict(item: GradeItem) -> str:
+    """One quantity's verdict in words, with the likely cause of a wrong value."""
+    text = VERDICTS[item.status]
+    if item.status == "wrong":
+        if item.cause:
+            text += f"; likely cause ({item.cause}): {item.explanation}"
+        elif item.explanation:
+            text += f"; {item.explanation}"
+    return text
+
+
+def feedback_report(report: GradeReport, heading: str) -> str:
+    """The whole grading as plain text: the summary, each asked quantity's verdict, and the
+    first wrong step with what was expected."""
+    asked = [item for item in report.items if item.asked]
+    counts = {status: sum(item.status == status for item in asked) for status in CREDIT}
+    lines = [
+        heading,
+        f"{counts['correct']} correct, {counts['carried_forward']} carried forward,"
+        f" {counts['wrong']} wrong, {counts['missing']} missing ({report.tolerance_text}).",
+        "",
+    ]
+    lines += [f"{item.section}.{item.name}: {verdict(item)}" for item in asked]
+    first = report.first_wrong
+    if first is not None:
+        lines += [
+            "",
+            f"First wrong step: {first.section}.{first.name} = {first.formula}",
+            f"  expected {_flat(first.expected)}",
+            f"  given    {_flat(first.given)}",
+        ]
+        if first.cause:
+            lines.append(f"  likely cause ({first.cause}): {first.explanation}")
+    return "\n".join(lines) + "\n"
+
+
+def _flat(value: Any) -> str:
+    import numpy as np
+
+    array = np.asarray(value, dtype=float)
+    if array.ndim == 0:
+        return f"{float(array):.6g}"
+    rows = array.reshape(1, -1) if array.ndim == 1 else array.reshape(array.shape[0], -1)
+    return "[" + "; ".join(", ".join(f"{v:.6g}" for v in row) for row in rows) + "]"
+
+
+def _tolerance(config: Mapping[str, Any]) -> Tolerance:
+    spec = config.get("tolerance", {})
+    return Tolerance(rtol=float(spec.get("rtol", 1e-3)), decimals=spec.get("decimals", "auto"))
+
+
+# ------------------------------------------------------------------------ the problem statement
+
+
+def _symbol(name: str) -> str:
+    match = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
+    return f"{match[1]}_{{{match[2]}}}" if match else name
+
+
+def _number(value: Any) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
+def _tex(value: Any) -> str:
+    """A number, a vector (a row) or a matrix in TeX."""
+    if not isinstance(value, list):
+        return _number(value)
+    rows = value if value and isinstance(value[0], list) else [value]
+    body = r" \\ ".join(" & ".join(_number(v) for v in row) for row in rows)
+    return r"\begin{bmatrix} " + body + r" \end{bmatrix}"
+
+
+def statement_html(document: Mapping[str, Any]) -> str:
+    """The problem as HTML with TeX for MathJax: the network, the loss, the step, the numbers."""
+    network, loss = document.get("network", {}), document.get("loss", {})
+    optimizer = document.get("optimizer", {})
+    layers = " \\to ".join(str(n) for n in network.get("layers", []))
+    kind = loss.get("kind", "cross_entropy")
+    smoothing = ""
+    if kind == "cross_entropy" and float(loss.get("label_smoothing", 0) or 0):
+        smoothing = (f" with label smoothing $\\varepsilon = {_number(loss['label_smoothing'])}$"
+                     f" ({html.escape(str(loss.get('smoothing', 'uniform')))})")
+    layout = (r"h = W^\top x + b" if network.get("layout", "in_out") == "in_out"
+              else r"h = W x + b")
+    steps = int(optimizer.get("steps", 1) or 1)
+    parts = [
+        f"<p><strong>{html.escape(str(document.get('title', 'Backpropagation')))}</strong></p>",
+        f"<p>A multi-layer perceptron with layer sizes ${layers}$,"
+        f" {html.escape(str(network.get('activation', 'relu')))} hidden units, a"
+        f" {html.escape(str(network.get('output', 'softmax')))} output and the"
+        f" {LOSS_WORDS.get(kind, html.escape(kind))} loss{smoothing}; each layer computes"
+        f" ${layout}$. Work the forward pass, the backward pass and"
+        f" {'one step' if steps == 1 else f'{steps} steps'} of gradient descent with learning"
+        f" rate $\\eta = {_number(optimizer.get('learning_rate', 0.1))}$.</p>",
+        "<p>Vectors are rows here: enter them as <code>[1 2 3]</code>, matrices as"
+        " <code>[1 2; 3 4]</code>.</p>",
+    ]
+    given = {**document.get("params", {}), **document.get("data", {})}
+    for name, value in given.items():
+        parts.append(f"<p>$${_symbol(html.escape(name))} = {html.escape(_tex(value))}$$</p>")
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------ PrairieLearn
+
+
+def draw(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """A fresh problem document of the exported kind, drawn by handgrad's generator."""
+    chosen: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                              for key, value in config["settings"].items()}
+    settings = GenerateSettings(**chosen, count=1, seed=seed)
+    document = generate(settings)[0]
+    document["title"] = config.get("title") or document.get("title", "")
+    return document
+
+
+def pl_generate(data: dict[str, Any], config: Mapping[str, Any]) -> None:
+    """PrairieLearn's generate(data): a variant from `data["variant_seed"]`, its statement and
+    its correct answers (shown in the answer panel; grading is `pl_grade`'s)."""
+    seed = int(data["variant_seed"]) % 2**63
+    document = draw(config, seed)
+    problem = validate_problem(document, "variant")
+    values = {(q.section, q.key): q.value for q in solve(problem).quantities}
+    data["params"]["problem"] = document
+    data["params"]["statement"] = statement_html(document)
+    for answer in config["answers"]:
+        value = values[(answer["section"], answer["key"])]
+        data["correct_answers"][answer["name"]] = _as_matrix(value)
+
+
+def _as_matrix(value: Any) -> Any:
+    """A scalar as a float, anything else as the 2-D list pl-matrix-input compares with."""
+    import numpy as np
+
+    array = np.asarray(value, dtype=float)
+    if array.ndim == 0:
+        return float(array)
+    return array.reshape(1, -1).tolist() if array.ndim == 1 else array.tolist()
+
+
+def _entries(submitted: Any) -> list[float] | None:
+    """The numbers of a parsed submission: pl-number-input's float, or pl-matrix-input's
+    `pl.to_json` ndarray ({"_type": "ndarray", "_value": [[...]]}), flattened."""
+    import numpy as np
+
+    if isinstance(submitted, dict) and "_value" in submitted:
+        submitted = submitted["_value"]
+    if submitted is None:
+        return None
+    try:
+        return [float(v) for v in np.asarray(submitted, dtype=float).ravel()]
+    except (TypeError, ValueError):
+        return None
+
+
+def _size(shape: list[int]) -> int:
+    return math.prod(shape)
+
+
+def _shape_words(shape: list[int]) -> str:
+    if not shape:
+        return "one number"
+    if len(shape) == 1:
+        return f"a row of {shape[0]} numbers"
+    return f"a {shape[0]}×{shape[1]} matrix"
+
+
+def pl_parse(data: dict[str, Any], config: Mapping[str, Any]) -> None:
+    """PrairieLearn's parse(data): a submission of the wrong size is a format error (it does not
+    use up an attempt) naming the size expected."""
+    for answer in config["answers"]:
+        name = answer["name"]
+        if name in data["format_errors"]:
+            continue
+        entries = _entries(data["submitted_answers"].get(name))
+        if entries is None or len(entries) != _size(answer["shape"]):
+            data["format_errors"][name] = (f"Enter {_shape_words(answer['shape'])} for"
+                                           f" {answer['key']}.")
+
+
+def _given(data: Mapping[str, Any], answer: Mapping[str, Any]) -> Any:
+    """The student's value in the quantity's shape, each entry as typed where the raw text has
+    exactly one number per entry (so that the decimals written count for rounding)."""
+    import numpy as np
+
+    entries: list[Any] | None = _entries(data["submitted_answers"].get(answer["name"]))
+    if entries is None:
+        return None
+    raw = data.get("raw_submitted_answers", {}).get(answer["name"])
+    if isinstance(raw, str):
+        typed = _NUMBER.findall(raw)
+        if len(typed) == len(entries):
+            entries = typed
+    shape = answer["shape"]
+    if not shape:
+        return entries[0]
+    return np.array(entries, dtype=object).reshape(shape).tolist()
+
+
+def pl_grade(data: dict[str, Any], config: Mapping[str, Any]) -> None:
+    """PrairieLearn's grade(data): handgrad's grader on the variant; each answer's score (1 for
+    correct or carried forward) and feedback (verdict and likely cause) in
+    `data["partial_scores"]`, their mean in `data["score"]`, the report in
+    `data["feedback"]["report"]`."""
+    problem = validate_problem(data["params"]["problem"], "variant")
+    document: dict[str, dict[str, Any]] = {}
+    for answer in config["answers"]:
+        value = _given(data, answer)
+        if value is not None:
+            document.setdefault(answer["section"], {})[answer["key"]] = value
+    report = grade_document(problem, document, _tolerance(config))
+    items = {(item.section, item.name): item for item in report.items}
+    total = 0.0
+    for answer in config["answers"]:
+        item = items[(answer["section"], answer["key"])]
+        score = CREDIT[item.status]
+        total += score
+        data["partial_scores"][answer["name"]] = {"score": score, "weight": 1,
+                                                  "feedback": verdict(item)}
+    data["score"] = total / len(config["answers"]) if config["answers"] else 0.0
+    data["feedback"]["report"] = feedback_report(report, str(config.get("title", "")))
+
+
+def server_hooks(config: Mapping[str, Any]) -> dict[str, Any]:
+    """generate, parse and grade for a question's server.py, bound to its configuration."""
+    return {
+        "generate": lambda data: pl_generate(data, config),
+        "parse": lambda data: pl_parse(data, config),
+        "grade": lambda data: pl_grade(data, config),
+    }
+
+
+# ------------------------------------------------------------------------ Gradescope
+
+ANSWER_SUFFIXES = (".toml", ".json")
+
+
+def _pick_variant(index: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The submitter's variant: the only one, or the one whose roster id is a submitter's
+    student id (`sid`), email or email's local part, or whose roster email is theirs."""
+    variants: list[dict[str, Any]] = index["variants"]
+    if len(variants) == 1:
+        return variants[0]
+    users = metadata.get("users") or []
+    for user in users:
+        email = str(user.get("email") or "").strip().lower()
+        keys = {str(user.get("sid") or "").strip().lower(), email, email.split("@")[0]} - {""}
+        for variant in variants:
+            if variant["id"].lower() in keys or (email and variant.get("email", "").lower()
+                                                 == email):
+                return variant
+    who = ", ".join(str(user.get("email") or user.get("name") or "?") for user in users)
+    raise LookupError(f"no variant in this autograder belongs to {who or 'this submission'}:"
+                      " the roster's id or email must be the student's Gradescope student id"
+                      " or email; ask your instructor")
+
+
+def _answer_file(submission: Path) -> Path:
+    files = sorted(p for p in submission.rglob("*") if p.is_file()
+                   and p.suffix.lower() in ANSWER_SUFFIXES and not p.name.startswith("."))
+    if len(files) != 1:
+        found = ", ".join(p.name for p in files) or "none"
+        raise LookupError(f"submit exactly one answer file (.toml or .json, as `handgrad"
+                          f" template` writes it); found {found}")
+    return files[0]
+
+
+def gradescope_results(root: Path) -> dict[str, Any]:
+    """results.json's content for the submission under `root` (Gradescope's /autograder)."""
+    index = json.loads((root / "source" / "handgrad_variants.json").read_text(encoding="utf-8"))
+    metadata_file = root / "submission_metadata.json"
+    metadata = (json.loads(metadata_file.read_text(encoding="utf-8"))
+                if metadata_file.is_file() else {})
+    variant = _pick_variant(index, metadata)
+    problem: Problem = validate_problem(variant["problem"], f"problem-{variant['id']}")
+    report = grade_file(problem, _answer_file(root / "submission"), _tolerance(index))
+    tests = [
+        {"name": f"{item.section}.{item.name}", "score": CREDIT[item.status], "max_score": 1.0,
+         "output": verdict(item)}
+        for item in report.items if item.asked
+    ]
+    heading = f"{index.get('title', '')} (variant {variant['id']})".strip()
+    return {"score": sum(test["score"] for test in tests),
+            "output": feedback_report(report, heading), "tests": tests}
+
+
+def gradescope_main(root: Path) -> int:
+    """Grade and write results/results.json; a submission that cannot be graded gets a score
+    of 0 and the reason in `output` (Gradescope shows students only results.json)."""
+    try:
+        results = gradescope_results(root)
+    except Exception as error:  # every failure must still reach the student
+        results = {"score": 0.0, "output": f"Not graded: {error}", "tests": []}
+    folder = root / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_file(folder / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(gradescope_main(Path(sys.argv[1] if len(sys.argv) > 1 else "/autograder")))

@@ -1,0 +1,156 @@
+"""The Gradescope export: an autograder zip whose run_autograder grades on NumPy alone.
+
+Each test unpacks the zip as Gradescope does (its contents in $ROOT/source, run_autograder
+copied to $ROOT/run_autograder, the student's files in $ROOT/submission) and runs
+run_autograder with AUTOGRADER_ROOT=$ROOT and a `python3` that starts with -S on a path of the
+unpacked files and a folder holding only NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from handgrad.errors import HandgradError
+from handgrad.export import load_variants
+from handgrad.export.gradescope import write
+from handgrad.export.runtime import _pick_variant
+from handgrad.grading.template import template_document
+
+GOLDEN = Path(__file__).parent / "golden" / "export" / "gradescope"
+
+
+@pytest.fixture(scope="module")
+def autograder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write(load_variants("homework3"), tmp_path_factory.mktemp("gs") / "autograder.zip")
+
+
+@pytest.fixture(scope="module")
+def python3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bin folder whose python3 sees NumPy and PYTHONPATH, and no site-packages."""
+    base = tmp_path_factory.mktemp("py")
+    site = Path(np.__file__).parent.parent
+    (base / "site").mkdir()
+    for name in ("numpy", "numpy.libs"):
+        if (site / name).exists():
+            (base / "site" / name).symlink_to(site / name)
+    (base / "bin").mkdir()
+    wrapper = base / "bin" / "python3"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="$PYTHONPATH:{base / "site"}" exec'
+                       f' "{sys.executable}" -S "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    return base / "bin"
+
+
+def _run(zip_path: Path, root: Path, bin_dir: Path, files: dict[str, str],
+         metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    with zipfile.ZipFile(zip_path) as zipped:
+        zipped.extractall(root / "source")
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "run_autograder").chmod(0o755)
+    (root / "submission").mkdir()
+    for name, text in files.items():
+        (root / "submission" / name).write_text(text, encoding="utf-8")
+    if metadata is not None:
+        (root / "submission_metadata.json").write_text(json.dumps(metadata))
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+           "AUTOGRADER_ROOT": str(root)}
+    run = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    result: dict[str, Any] = json.loads((root / "results" / "results.json").read_text())
+    return result
+
+
+def _answers(negate_dz: bool = False) -> dict[str, Any]:
+    """A filled answer sheet in `handgrad template`'s shape, values to 4 decimals."""
+    solution = load_variants("homework3")[0].solution
+    document = template_document(solution)
+    for q in solution.quantities:
+        value = np.round(np.asarray(q.value, dtype=float), 4)
+        if negate_dz and q.key == "dz":
+            value = -value
+        document[q.section][q.key] = value.tolist()
+    return document
+
+
+def _toml(document: dict[str, Any]) -> str:
+    lines = []
+    for section, values in document.items():
+        if section == "notes":
+            continue
+        lines.append(f"[{section}]")
+        lines += [f"{name} = {json.dumps(value)}" for name, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def test_zip_has_setup_and_run_autograder_at_its_root(autograder: Path) -> None:
+    with zipfile.ZipFile(autograder) as zipped:
+        names = zipped.namelist()
+        assert {"setup.sh", "run_autograder", "handgrad/grade/judge.py"} <= set(names)
+        mode = zipped.getinfo("run_autograder").external_attr >> 16
+        assert mode & 0o111
+        assert "numpy" in zipped.read("setup.sh").decode()
+
+
+def test_correct_toml_submission_gets_full_marks(autograder: Path, python3: Path,
+                                                 tmp_path: Path) -> None:
+    result = _run(autograder, tmp_path, python3, {"answer.toml": _toml(_answers())})
+    assert len(result["tests"]) == 16
+    assert all({"name", "score", "max_score", "output"} <= t.keys() for t in result["tests"])
+    assert result["score"] == 16 and all(t["score"] == t["max_score"] for t in result["tests"])
+    assert "16 correct" in result["output"]
+
+
+def test_wrong_json_submission_names_the_sign(autograder: Path, python3: Path,
+                                              tmp_path: Path) -> None:
+    answer = json.dumps(_answers(negate_dz=True))
+    metadata = {"users": [{"email": "ada@example.edu", "id": 1, "name": "Ada"}]}
+    result = _run(autograder, tmp_path, python3, {"answer.json": answer}, metadata)
+    tests = {t["name"]: t for t in result["tests"]}
+    assert tests["backward.dz"]["score"] == 0 and "dz_sign" in tests["backward.dz"]["output"]
+    assert result["score"] == 15
+    assert "First wrong step: backward.dz" in result["output"]
+
+
+def test_no_answer_file_is_a_zero_with_a_reason(autograder: Path, python3: Path,
+                                                tmp_path: Path) -> None:
+    result = _run(autograder, tmp_path, python3, {"notes.txt": "hello"})
+    assert result["score"] == 0 and "exactly one answer file" in result["output"]
+
+
+def test_variant_from_metadata() -> None:
+    index = {"variants": [{"id": "s1", "email": "a@x.edu"}, {"id": "s2", "email": ""}]}
+    assert _pick_variant(index, {"users": [{"email": "A@x.edu"}]})["id"] == "s1"
+    assert _pick_variant(index, {"users": [{"email": "s2@x.edu"}]})["id"] == "s2"
+    assert _pick_variant(index, {"users": [{"sid": "S2", "email": ""}]})["id"] == "s2"
+    with pytest.raises(LookupError, match="no variant"):
+        _pick_variant(index, {"users": [{"email": "b@x.edu"}]})
+
+
+def test_output_must_be_a_zip(tmp_path: Path) -> None:
+    with pytest.raises(HandgradError, match=r"\.zip"):
+        write(load_variants("homework3"), tmp_path / "autograder")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_golden(autograder: Path) -> None:
+    """The scripts and the variants file as a person has read them (the modules are copies)."""
+    with zipfile.ZipFile(autograder) as zipped:
+        for name in ("setup.sh", "run_autograder", "handgrad_variants.json"):
+            text = zipped.read(name).decode("utf-8")
+            golden = GOLDEN / name
+            if os.environ.get("HANDGRAD_UPDATE_GOLDEN"):
+                golden.parent.mkdir(parents=True, exist_ok=True)
+                golden.write_text(text, encoding="utf-8")
+            assert text == golden.read_text(encoding="utf-8"), f"{name} changed"

@@ -1,0 +1,180 @@
+"""The PrairieLearn export: a course folder whose server.py runs on a Python with NumPy alone.
+
+The question's `server.py` is run as PrairieLearn runs it (serverFilesCourse on the import path,
+`generate`, then `parse` and `grade` on a submission shaped as pl-matrix-input and
+pl-number-input leave it), in a subprocess started with `python -S` and a path holding only the
+exported files and a folder with NumPy: anything else handgrad imported on the way (rich, click,
+sympy) would be an ImportError there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from handgrad.errors import HandgradError
+from handgrad.export import load_variants
+from handgrad.export.prairielearn import QID, write
+
+GOLDEN = Path(__file__).parent / "golden" / "export"
+
+# run in the subprocess: generate, then grade the correct answers and a sign slip in dz
+DRIVER = textwrap.dedent('''
+    import json, sys
+    import server
+
+    def fresh():
+        return {"params": {}, "correct_answers": {}, "submitted_answers": {},
+                "raw_submitted_answers": {}, "format_errors": {}, "partial_scores": {},
+                "score": 0.0, "feedback": {}, "variant_seed": 1234567}
+
+    def matlab(value):
+        if not isinstance(value, list):
+            return repr(value)
+        return "[" + "; ".join(" ".join(repr(v) for v in row) for row in value) + "]"
+
+    def submit(data, answers):
+        for name, value in answers.items():
+            data["raw_submitted_answers"][name] = matlab(value)
+            data["submitted_answers"][name] = (value if not isinstance(value, list) else
+                {"_type": "ndarray", "_value": value, "_dtype": "float64"})
+
+    data = fresh()
+    server.generate(data)
+    results = {"params": data["params"], "correct": data["correct_answers"]}
+    for case in ("right", "sign"):
+        answers = json.loads(json.dumps(data["correct_answers"]))
+        if case == "sign":
+            answers["dz"] = [[-v for v in row] for row in answers["dz"]]
+        graded = fresh()
+        graded["params"], graded["correct_answers"] = data["params"], data["correct_answers"]
+        submit(graded, answers)
+        server.parse(graded)
+        server.grade(graded)
+        results[case] = {"score": graded["score"], "partial": graded["partial_scores"],
+                         "errors": graded["format_errors"], "report": graded["feedback"]}
+    short = fresh()
+    short["params"] = data["params"]
+    submit(short, {**data["correct_answers"], "dz": [[1.0, 2.0]]})
+    server.parse(short)
+    results["short"] = short["format_errors"]
+    results["modules"] = sorted({m.split(".")[0] for m in sys.modules})
+    print(json.dumps(results))
+''')
+
+
+def _numpy_only(folder: Path) -> Path:
+    """A folder holding NumPy (and its bundled libraries) and nothing else."""
+    site = Path(np.__file__).parent.parent
+    folder.mkdir()
+    for name in ("numpy", "numpy.libs"):
+        if (site / name).exists():
+            (folder / name).symlink_to(site / name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pl") / "course"
+    write(load_variants("homework3"), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def served(course: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    numpy_dir = _numpy_only(tmp_path_factory.mktemp("np") / "site")
+    question = course / "questions" / QID
+    (question / "driver.py").write_text(DRIVER, encoding="utf-8")
+    path = os.pathsep.join([str(question), str(course / "serverFilesCourse"), str(numpy_dir)])
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": path}
+    run = subprocess.run([sys.executable, "-S", str(question / "driver.py")], env=env,
+                         capture_output=True, text=True, timeout=120, cwd=question)
+    (question / "driver.py").unlink()
+    assert run.returncode == 0, run.stderr
+    result: dict[str, Any] = json.loads(run.stdout)
+    return result
+
+
+def test_course_layout_follows_prairielearn_schema(course: Path) -> None:
+    info_course = json.loads((course / "infoCourse.json").read_text())
+    assert {"uuid", "name", "title", "topics"} <= info_course.keys()
+    info = json.loads((course / "questions" / QID / "info.json").read_text())
+    assert info["type"] == "v3" and info["topic"] == info_course["topics"][0]["name"]
+    assert set(info["tags"]) <= {tag["name"] for tag in info_course["tags"]}
+    page = (course / "questions" / QID / "question.html").read_text()
+    assert '<pl-matrix-input answers-name="dW1"' in page
+    assert '<pl-number-input answers-name="loss"' in page
+    assert (course / "serverFilesCourse" / "handgrad" / "grade" / "judge.py").is_file()
+
+
+def test_generate_draws_a_variant_with_answers(served: dict[str, Any]) -> None:
+    assert "W_{1}" in served["params"]["statement"]
+    assert set(served["correct"]) >= {"h1", "loss", "dz", "dW1", "b2"}
+    assert np.asarray(served["correct"]["dW1"]).shape == (2, 3)
+
+
+def test_correct_submission_scores_one(served: dict[str, Any]) -> None:
+    right = served["right"]
+    assert right["errors"] == {}
+    assert right["score"] == 1.0
+    assert all(part["score"] == 1.0 for part in right["partial"].values())
+
+
+def test_sign_slip_in_dz_is_partial_and_named(served: dict[str, Any]) -> None:
+    sign = served["sign"]
+    assert 0.0 < sign["score"] < 1.0
+    assert sign["partial"]["dz"]["score"] == 0.0
+    assert "dz_sign" in sign["partial"]["dz"]["feedback"]
+    assert "ŷ − yˢ" in sign["partial"]["dz"]["feedback"]
+    assert "dz_sign" in sign["report"]["report"]
+    assert sign["score"] == pytest.approx(15 / 16)
+
+
+def test_wrong_size_is_a_format_error(served: dict[str, Any]) -> None:
+    assert "row of 3" in served["short"]["dz"]
+
+
+def test_numpy_is_the_only_dependency(served: dict[str, Any]) -> None:
+    assert not {"rich", "click", "sympy", "mpmath", "torch"} & set(served["modules"])
+
+
+def test_unsupported_kind_is_refused_before_writing(tmp_path: Path) -> None:
+    problem = tmp_path / "frozen.toml"
+    source = (Path(__file__).parents[1] / "src" / "handgrad" / "problems" / "homework3.toml")
+    problem.write_text(source.read_text().replace("[optimizer]", "[optimizer]\nfrozen = [\"W1\"]"))
+    out = tmp_path / "course"
+    with pytest.raises(HandgradError, match="frozen"):
+        write(load_variants(problem), out)
+    assert not out.exists() and list(tmp_path.iterdir()) == [problem]
+
+
+def test_cli_refuses_unsupported_kind_with_exit_2(tmp_path: Path) -> None:
+    problem = tmp_path / "frozen.toml"
+    source = (Path(__file__).parents[1] / "src" / "handgrad" / "problems" / "homework3.toml")
+    problem.write_text(source.read_text().replace("[optimizer]", "[optimizer]\nfrozen = [\"W1\"]"))
+    run = subprocess.run([sys.executable, "-m", "handgrad", "export", str(problem), "--to",
+                          "prairielearn", "-o", str(tmp_path / "course")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "frozen" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "course").exists()
+
+
+def test_golden(course: Path) -> None:
+    """The course's own files (not the vendored modules) as a person has read them."""
+    for name in ("infoCourse.json", f"questions/{QID}/info.json",
+                 f"questions/{QID}/question.html", f"questions/{QID}/server.py"):
+        text = (course / name).read_text(encoding="utf-8")
+        golden = GOLDEN / "prairielearn" / name
+        if os.environ.get("HANDGRAD_UPDATE_GOLDEN"):
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_text(text, encoding="utf-8")
+        assert text == golden.read_text(encoding="utf-8"), f"{name} changed"
