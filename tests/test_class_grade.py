@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,7 +139,7 @@ def test_a_broken_answer_costs_only_its_own_row(graded):
     summary = grades.summary
     assert (summary.answers, summary.graded, summary.errors) == (11, 8, 3)
     assert grades.absent == (ROSTER_ONLY,)  # named, never silently skipped
-    assert grades.ignored == ("README.txt",)
+    assert grades.ignored == (".DS_Store", "README.txt")  # hidden files listed too
 
 
 def test_the_summary_says_what_the_class_got_wrong(graded):
@@ -155,7 +157,7 @@ def test_the_summary_says_what_the_class_got_wrong(graded):
     text = render_class_text(grades, width=120)
     for expected in ("11 answers, 8 graded, 3 not gradable", "median 90.6 %", "no_smoothing",
                      "Distribution of scores", "No answer file from 1 student of the roster: "
-                     "zed", "Ignored 1 file"):
+                     "zed", "Ignored 2 files (answers must sit directly in the answers folder"):
         assert expected in text, expected
 
 
@@ -243,7 +245,7 @@ def test_one_problem_for_everyone_a_rubric_and_a_roster(tmp_path):
     (("p.toml", "answers", "--rubric", "bad.toml"),
      "bad.toml: points.backward.dW1 = 'x'"),
     (("p.toml", "answers/a.json", "--csv", "g.csv"), "--csv is for a folder of answers"),
-    (("p.toml", "answers", "--csv", "answers/a.json"), "is one of the answers"),
+    (("p.toml", "answers", "--csv", "answers/a.json"), "would overwrite one of the answers"),
     (("p.toml", "answers", "--decimals", "x"), "give auto, or a number of decimals"),
     (("roster", "answers"), "no problem-<id>.toml in this folder"),
     (("p.toml", "answers", "--roster", "none.csv"), "none.csv"),
@@ -282,3 +284,120 @@ def test_hostile_file_names_and_an_empty_folder(tmp_path):
     assert [row[0] for row in rows[1:]] == ["\x1b[2J-x", "'+cmd"]  # sorted by id
     assert rows[1][7].endswith("the answer gives no quantities: put them under [forward], "
                                "[backward] and [update] with the solver's names")
+
+
+OVERWRITES = [  # the command, and what it would have replaced
+    (("roster", "answers", "--csv", "roster/problem-ben.toml"), "inside roster"),
+    (("roster", "answers", "--csv", "roster/roster.csv"), "inside roster"),
+    (("roster", "answers", "--csv", "roster/answer-ben.json"), "inside roster"),
+    (("roster", "answers", "-o", "roster/exam-ben.md"), "inside roster"),
+    (("roster", "answers", "--feedback", "roster"), "--feedback roster/"),
+    (("roster", "answers", "--csv", "answers/cai.json"), "would overwrite one of the answers"),
+    (("roster", "answers", "--csv", "./answers/../answers/hal.json"), "one of the answers"),
+    (("roster", "answers", "--csv", "link.json"), "one of the answers"),  # a symbolic link
+    (("roster", "answers", "--csv", "ivy.toml"), "one of the answers"),  # a hard link
+    (("roster", "answers", "--csv", "r.toml", "--rubric", "r.toml"), "overwrite the rubric"),
+    (("roster", "answers", "-o", "r.toml", "--rubric", "r.toml"), "overwrite the rubric"),
+    (("roster", "answers", "--csv", "same.csv", "-o", "same.csv"),
+     "--output same.csv: is also the file of --csv"),
+    (("roster", "answers", "--csv", "fb/ben.md", "--feedback", "fb"),
+     "--feedback fb/ben.md: is also the file of --csv"),
+    (("p.toml", "answers", "--csv", "p.toml"), "overwrite the problem file"),
+    (("p.toml", "answers", "--roster", "names.csv", "--csv", "names.csv"),
+     "overwrite the roster"),
+    (("p.toml", "answers/ada.json", "-o", "answers/ada.json"), "overwrite the answer file"),
+    (("p.toml", "answers/ada.json", "-o", "p.toml"), "overwrite the problem file"),
+    (("p.toml", "answers/ada.json", "--rubric", "r.toml", "-o", "r.toml"),
+     "overwrite the rubric"),
+    (("roster", "answers/ben.json", "-o", "roster/problem-ben.toml"), "inside roster"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), OVERWRITES)
+def test_no_output_replaces_an_input_or_another_output(tmp_path, args, message):
+    """--csv onto a student's problem replaced it, silently; so did --csv onto the roster or
+    the rubric, --csv and -o the same file (the summary over the sheet), -o onto the answer."""
+    roster, answers = make_class(tmp_path)
+    (tmp_path / "r.toml").write_text("carried_forward = 0.5\n")
+    (tmp_path / "p.toml").write_text((roster / "problem-ada.toml").read_text())
+    (tmp_path / "names.csv").write_text("id,name\nada,Ada\n")
+    (tmp_path / "link.json").symlink_to(answers / "dee.json")
+    os.link(answers / "ivy.toml", tmp_path / "ivy.toml")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    done = _cli("grade", *args, cwd=tmp_path)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1  # one line
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before  # nothing replaced, nothing written (no sheet, no feedback)
+
+
+def test_outputs_beside_the_inputs_are_written(tmp_path):
+    _, answers = make_class(tmp_path)
+    (tmp_path / "r.toml").write_text("carried_forward = 0.5\n")
+    done = _cli("grade", "roster", "answers", "--rubric", "r.toml", "--csv", "answers/g.csv",
+                "--feedback", "answers", "-o", "summary.txt", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (answers / "g.csv").is_file() and (answers / "dee.md").is_file()
+    assert "11 answers" in (tmp_path / "summary.txt").read_text(encoding="utf-8")
+    again = _cli("grade", "roster", "answers", "--csv", "answers/g.csv", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr  # the sheet of the last run is no input
+
+
+def _bad_name(folder: Path) -> Path:
+    """A file whose name is not valid UTF-8 (a byte 0xff), where the file system allows one."""
+    if sys.platform == "darwin":
+        pytest.skip("APFS refuses names that are not UTF-8")
+    name = os.fsdecode(b"bad\xffname.json")
+    try:
+        (folder / name).write_text("{}")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    return folder / name
+
+
+def test_a_file_name_that_is_not_utf8_costs_only_its_own_row(tmp_path):
+    """An answer named b'bad\\xffname.json' made the whole class grade a UnicodeEncodeError
+    traceback; now it is its own row, the name shown with an escape."""
+    _, answers = make_class(tmp_path)
+    _bad_name(answers)
+    (answers / os.fsdecode(b"sub\xfe")).mkdir()
+    done = _cli("grade", "roster", "answers", "--csv", "g.csv", "--feedback", "fb", "-o",
+                "summary.md", "-f", "markdown", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(
+        (tmp_path / "g.csv").read_text(encoding="utf-8")))}
+    bad = rows["bad\\udcffname"]
+    assert bad["error"].startswith("bad\\udcffname.json: the file name is not valid UTF-8")
+    assert bad["score"] == "" and rows["ada"]["score"] == "16"  # everyone else graded
+    assert "bad\\udcffname" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    feedback = tmp_path / "fb" / os.fsdecode(b"bad\xffname.md")  # beside its answer's name
+    assert "not valid UTF-8" in feedback.read_text(encoding="utf-8")
+    data = json.loads(_cli("grade", "roster", "answers", "-f", "json", cwd=tmp_path).stdout)
+    assert "bad\\udcffname" in [s["id"] for s in data["students"]]
+    assert "sub\\udcfe/" in data["ignored"]
+    text = _cli("grade", "roster", "answers", cwd=tmp_path)
+    assert text.returncode == 0 and "Not gradable (4 answers" in text.stdout
+
+
+def test_folders_and_hidden_files_are_listed_not_skipped_silently(tmp_path):
+    """A learning system exports a folder per student: those answers were skipped without a
+    word, as were hidden files; now the summary lists them and says where answers go."""
+    roster, answers = make_class(tmp_path)
+    for student in ("lea", "max"):
+        (answers / student).mkdir()
+        (answers / student / "answer.json").write_text("{}")
+    (answers / ".lou.json").write_text("{}")
+    grades = grade_class(roster, answers)
+    assert grades.ignored == (".DS_Store", ".lou.json", "README.txt", "lea/", "max/")
+    text = render_class_text(grades, width=400)
+    assert ("Ignored 3 files and 2 folders (answers must sit directly in the answers folder, "
+            "one <id>.toml or <id>.json per student; a folder per student, as learning systems "
+            "export them, is not read): .DS_Store, .lou.json, README.txt, lea/, max/.") in text
+    assert "Ignored 3 files and 2 folders" in grades.to_markdown()
+    only_folders = tmp_path / "export"
+    (only_folders / "lea").mkdir(parents=True)
+    with pytest.raises(HandgradError, match=r"it holds 1 folder \(lea/\): answers must sit "
+                       "directly in it"):
+        grade_class(roster, only_folders)

@@ -101,10 +101,18 @@ def test_required_lists_what_is_scored():
 @pytest.mark.parametrize(("document", "message"), [
     ({"carried_foward": 1}, "did you mean 'carried_forward'"),
     ({"carried_forward": 2}, "from 0 (nothing) to 1"),
-    ({"default_points": -1}, "give a number of points, 0 or more"),
+    ({"default_points": -1}, "give a number of points from 0 to 1,000,000"),
     ({"points": {"backward.dW1": "two"}}, "points.backward.dW1"),
     ({"required": "backward.dW1"}, "must be a list"),
     ({"points": {"forward.ys": 1}, "optional": ["forward.ys"]}, "both given points"),
+    # points that make every sum inf and every percent NaN, or that no one means
+    ({"default_points": float("nan")}, "default_points = nan: give a number of points from 0"),
+    ({"default_points": float("inf")}, "default_points = inf: give a number of points"),
+    ({"points": {"backward.dW1": 1e308}}, "points.backward.dW1 = 1e+308: give a number"),
+    ({"points": {"backward.dW1": 10**400}}, "points.backward.dW1 = "),  # never OverflowError
+    ({"default_points": 1_000_001}, "from 0 to 1,000,000"),
+    ({"required": ["backward.dW1"], "optional": ["backward.dW1"]},
+     "'backward.dW1': both required and listed as optional"),
 ])
 def test_bad_rubrics_are_clear_errors(document, message):
     with pytest.raises(RubricError) as caught:
@@ -133,3 +141,55 @@ def test_one_answer_with_a_rubric_shows_its_score(tmp_path):
     data = json.loads(_cli("grade", "homework3", "a.json", "--rubric", "r.toml", "-f", "json",
                            cwd=tmp_path).stdout)
     assert data["score"] == {"points": 10, "max_points": 16, "percent": 62.5}
+
+
+ALL = [item.key for item in grade_document(PROBLEM, answer_of(work(SEED_DOC))).items]
+
+
+@pytest.mark.parametrize("document", [
+    {"default_points": 0},
+    {"required": []},
+    {"required": ["backward.dW1"], "points": {"backward.dW1": 0}},
+    {"optional": ALL},
+])
+def test_a_rubric_worth_0_points_in_all_is_refused(document):
+    rubric = rubric_from_document(document, "rubric.toml")
+    with pytest.raises(RubricError, match="add up to 0 points") as caught:
+        rubric.check_names(ALL)
+    assert "rubric.toml" in str(caught.value)
+    rubric_from_document({"default_points": 1e6}, "r").check_names(ALL)  # the limit itself
+
+
+@pytest.mark.parametrize("settings", [
+    {"default_points": float("inf")},
+    {"points": {"backward.dW1": float("nan")}},
+    {"carried_forward": float("nan")},
+    {"required": frozenset({"forward.h1"}), "optional": frozenset({"forward.h1"})},
+])
+def test_a_rubric_built_in_code_is_held_to_the_same_rules(settings):
+    with pytest.raises(RubricError):
+        Rubric(**settings)
+
+
+def test_the_class_json_never_holds_nan(tmp_path):
+    """Points of 1e308 made every sum inf and every percent NaN: `-f json` printed bare NaN
+    (not JSON). Now refused, naming the setting; the class JSON is written with
+    allow_nan=False."""
+    from tests.test_grade import _cli
+
+    (tmp_path / "answers").mkdir()
+    (tmp_path / "answers" / "s1.json").write_text(json.dumps(answer_of(work(SEED_DOC))))
+    (tmp_path / "r.toml").write_text("default_points = 1e308\n")
+    (tmp_path / "zero.toml").write_text("default_points = 0\n")
+    for rubric, message in (("r.toml", "default_points = 1e+308"),
+                            ("zero.toml", "add up to 0 points")):
+        done = _cli("grade", "homework3", "answers", "--rubric", rubric, "-f", "json",
+                    cwd=tmp_path)
+        assert done.returncode == 2, done.stdout
+        assert message in done.stderr and "Traceback" not in done.stderr
+        assert "NaN" not in done.stdout and "Infinity" not in done.stdout
+    done = _cli("grade", "homework3", "answers/s1.json", "--rubric", "zero.toml", cwd=tmp_path)
+    assert done.returncode == 2 and "add up to 0 points" in done.stderr
+    done = _cli("grade", "homework3", "answers", "-f", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["summary"]["mean_percent"] == 100

@@ -21,11 +21,20 @@ def test_long_values_are_cut_with_their_length() -> None:
 
 
 def test_a_message_keeps_its_lines_and_loses_its_escapes() -> None:
-    message = "file: 2 problems:\n  - a\u001b]0;x\u0007\n  - " + "y" * 1000
+    message = "file: 2 problems:\n  - a\u001b]0;x\u0007\n  - " + "y" * 10_000
     lines = shown_message(message).split("\n")
     assert lines[0] == "file: 2 problems:" and lines[1] == "  - a\\x1b]0;x\\x07"
-    assert len(lines[2]) < 450
+    assert len(lines[2]) < 2_100 and lines[2].endswith("(10,004 characters)")  # a runaway line
     assert len(shown_message("\n".join(["z"] * 100)).split("\n")) == 41
+
+
+def test_handgrad_s_own_long_lines_are_kept_whole() -> None:
+    # a generate error listing several problems joined with "; " ran past 400 characters and
+    # was cut to "… (404 characters)"; the user's values in it are cut by `quoted` already
+    problems = "; ".join(f"variant {i}: {quoted('x' * 100)} gives a saturated sigmoid at h1[0]"
+                         for i in range(12))
+    assert len(problems) > 1_000
+    assert shown_message(f"--roster r.csv: {problems}") == f"--roster r.csv: {problems}"
 
 
 def test_lone_surrogates_are_found() -> None:

@@ -81,7 +81,10 @@ def parse_number(item: Any) -> float:
         raise ValueError(f"{quoted(item)} is too large for float64") from None
 
 
-MESSAGE_LINE = 400  # characters of one line of an error message
+# characters of one line of an error message: handgrad's own lines are kept whole (a line
+# listing several problems joined with "; " runs past 400), since the user's values inside them
+# are already cut to EXCERPT by `quoted`/`shown`; only a runaway line is cut
+MESSAGE_LINE = 2_000
 MESSAGE_LINES = 40
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,91 @@ def format_option(choices: list[str], default: str, text: str) -> Any:
     )
 
 
+class Protected:
+    """The files a command reads, which none of its outputs may replace, and its outputs, which
+    may not replace each other: each input file (its path however spelled, a symbolic link to
+    it, a hard link), everything inside an input folder (a class's problems, keys, roster and
+    sheets), and an output named twice (--csv and --output the same file). Each path is looked
+    up once: a class's 120 feedback files are checked against its 120 answers in no time."""
+
+    def __init__(self) -> None:
+        self._files: list[tuple[_Identity, str]] = []
+        self._folders: list[tuple[Path, Path, str]] = []  # as given, resolved, what it is
+        self._outputs: list[tuple[_Identity, str]] = []
+
+    def file(self, path: Path | str | None, what: str) -> Protected:
+        """Protect the file `path` (nothing when None, or when there is no such file)."""
+        if path is not None:
+            identity = _identity(Path(path).expanduser())
+            if identity[1] is not None:
+                self._files.append((identity, what))
+        return self
+
+    def folder(self, path: Path | str | None, what: str) -> Protected:
+        """Protect everything inside the folder `path`, there already or not."""
+        if path is not None:
+            resolved = _identity(Path(path).expanduser())[0]
+            if resolved is not None:
+                self._folders.append((Path(path), resolved, what))
+        return self
+
+    def check(self, output: Path | None, option: str = "--output") -> None:
+        """Refuse (HandgradError) an output that would replace an input or another output."""
+        if output is None:
+            return
+        identity = _identity(output.expanduser())
+        for known, what in self._files:
+            if _same(identity, known):
+                raise HandgradError(
+                    f"{option} {output}: would overwrite {what}; write it to a file of its own"
+                )
+        resolved = identity[0]
+        for folder, inside, what in self._folders:
+            if resolved is not None and resolved.is_relative_to(inside):
+                raise HandgradError(
+                    f"{option} {output}: is inside {folder}, {what}; write it outside that folder"
+                )
+        for known, other in self._outputs:
+            if other != option and _same(identity, known):
+                raise HandgradError(
+                    f"{option} {output}: is also the file of {other}; give each its own file"
+                )
+        self._outputs.append((identity, option))
+
+
+_Identity = tuple[Path | None, tuple[int, int] | None]  # the resolved path; (device, inode)
+
+
+def _identity(path: Path) -> _Identity:
+    """What names a file whatever the spelling: its resolved path (symbolic links followed),
+    and its device and inode when it exists (a hard link is the same file)."""
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop
+        return None, None
+    try:
+        status = os.stat(resolved)
+    except (OSError, ValueError):
+        return resolved, None
+    return resolved, (status.st_dev, status.st_ino)
+
+
+def _same(one: _Identity, other: _Identity) -> bool:
+    return (one[0] is not None and one[0] == other[0]) or (
+        one[1] is not None and one[1] == other[1]
+    )
+
+
 def write_output(
-    text: str | bytes, output: Path | None, protect: Path | None = None, option: str = "--output"
+    text: str | bytes,
+    output: Path | None,
+    protect: Path | Protected | None = None,
+    option: str = "--output",
 ) -> None:
-    """Print `text`, or write it to `output` atomically (a crash never leaves half a file)."""
+    """Print `text`, or write it to `output` atomically (a crash never leaves half a file).
+
+    `protect`: the problem file, or every input of the command (`Protected`), that `output`
+    must not replace."""
     if isinstance(text, str) and not text.endswith("\n"):
         text += "\n"
     if output is None:
@@ -58,8 +140,10 @@ def write_output(
         sys.stdout.write(text)
         return
     target = output.expanduser()
-    if protect is not None and target.exists() and target.resolve() == protect.resolve():
-        raise HandgradError(f"{option} {output}: would overwrite the problem file itself")
+    if isinstance(protect, Path):
+        protect = Protected().file(protect, "the problem file itself")
+    if protect is not None:
+        protect.check(output, option)
     try:
         write_file(target, text)
     except WriteError as error:

@@ -11,6 +11,7 @@ import click
 
 from handgrad.cli.common import (
     OUTPUT_OPTION,
+    Protected,
     format_option,
     write_output,
 )
@@ -61,7 +62,7 @@ def grade(problem: Path, answer: Path, output_format: str, rtol: float,
           csv_path: Path | None, rubric: Path | None, feedback: Path | None,
           roster: Path | None, output: Path | None) -> None:
     """Grade a student's ANSWER (TOML/JSON, the solver's names) step by step, or every answer
-    in the folder ANSWER (<id>.toml or <id>.json) into a grade sheet (--csv).
+    in the folder ANSWER (<id>.toml or <id>.json, directly in it) into a grade sheet (--csv).
 
     Each quantity is correct, carried forward (wrong, but what the student's own earlier values
     give), wrong (with the likely cause) or missing. PROBLEM is a problem file or a shipped
@@ -71,18 +72,43 @@ def grade(problem: Path, answer: Path, output_format: str, rtol: float,
     from handgrad.grade import Tolerance
 
     tolerance = Tolerance(rtol, decimals)
+    inputs = _inputs(problem, answer, rubric, roster)
     if answer.is_dir():
         _grade_folder(problem, answer, output_format, tolerance, csv_path, rubric, feedback,
-                      roster, output)
+                      roster, output, inputs)
         return
     for flag, value in (("--csv", csv_path), ("--feedback", feedback), ("--roster", roster)):
         if value is not None:
             raise HandgradError(f"{flag} is for a folder of answers; {answer} is one file")
-    _grade_one(problem, answer, output_format, tolerance, rubric, output)
+    inputs.check(output)
+    _grade_one(problem, answer, output_format, tolerance, rubric, output, inputs)
+
+
+def _inputs(problem: Path, answer: Path, rubric: Path | None,
+            roster: Path | None) -> Protected:
+    """Every file the grade reads, which no output (-o, --csv, --feedback) may replace: the
+    problem file, or everything inside the folder of problems (problems, keys, roster, exam
+    sheets); the rubric; the roster; the answer file, or every answer file of the folder."""
+    from handgrad.grading.classgrade import answer_files
+
+    inputs = Protected()
+    if problem.is_dir():
+        inputs.folder(problem, "the folder of problems (the class's problems, keys, roster and "
+                      "exam sheets)")
+    else:
+        inputs.file(problem, "the problem file")
+    inputs.file(rubric, "the rubric").file(roster, "the roster")
+    if answer.is_dir():
+        for paths in answer_files(answer)[0].values():
+            for path in paths:
+                inputs.file(path, "one of the answers")
+    else:
+        inputs.file(answer, "the answer file")
+    return inputs
 
 
 def _grade_one(problem: Path, answer: Path, output_format: str, tolerance: Any,
-               rubric: Path | None, output: Path | None) -> None:
+               rubric: Path | None, output: Path | None, inputs: Protected) -> None:
     """The single-file grade, as it always was; with --rubric, the score after it."""
     import json
 
@@ -107,32 +133,34 @@ def _grade_one(problem: Path, answer: Path, output_format: str, tolerance: Any,
         if scored is not None:
             data["score"] = {"points": scored.points, "max_points": scored.max_points,
                              "percent": scored.percent}
-        write_output(json.dumps(data, indent=2, ensure_ascii=False), output, problem)
+        write_output(json.dumps(data, indent=2, ensure_ascii=False), output, inputs)
         return
     text = (render.render_grade_markdown(report) if output_format == "markdown"
             else render.render_grade_text(report))
     if scored is not None:
         text += (f"\nScore: {scored.points:g} of {scored.max_points:g} points"
                  f" ({scored.percent:.1f} %).\n")
-    write_output(text, output, problem)
+    write_output(text, output, inputs)
 
 
 def _grade_folder(problem: Path, answers: Path, output_format: str, tolerance: Any,
                   csv_path: Path | None, rubric: Path | None, feedback: Path | None,
-                  roster: Path | None, output: Path | None) -> None:
-    """Every answer of the folder: the grade sheet, each student's feedback, the summary."""
+                  roster: Path | None, output: Path | None, inputs: Protected) -> None:
+    """Every answer of the folder: the grade sheet, each student's feedback, the summary.
+    Nothing is written before every output is known to replace no input and no other one."""
     from handgrad.atomic import WriteError, write_file
     from handgrad.grading.classgrade import grade_class
     from handgrad.grading.rubric import load_rubric
     from handgrad.render import classgrade as render
 
+    inputs.check(csv_path, "--csv")
+    inputs.check(output)
     chosen = load_rubric(rubric) if rubric is not None else None
     grades = grade_class(problem, answers, chosen, tolerance, roster)
+    if feedback is not None:
+        for student in grades.students:
+            inputs.check(feedback / student.feedback_name, "--feedback")
     if csv_path is not None:
-        graded = {s.path.resolve() for s in grades.students if s.path is not None}
-        if csv_path.expanduser().resolve() in graded:
-            raise HandgradError(f"--csv {csv_path}: is one of the answers; write the grade "
-                                "sheet to a file of its own (grades.csv)")
         try:  # atomic: a grade sheet is all there or as it was, never half written
             write_file(csv_path, grades.csv_text())
         except WriteError as error:
@@ -145,7 +173,7 @@ def _grade_folder(problem: Path, answers: Path, output_format: str, tolerance: A
                                 f"({error.strerror})") from None
         for student in grades.students:
             try:
-                write_file(feedback / f"{student.id}.md", render.feedback_markdown(student))
+                write_file(feedback / student.feedback_name, render.feedback_markdown(student))
             except WriteError as error:
                 raise HandgradError(f"--feedback {feedback}: {error}") from None
     if output_format == "json":
@@ -154,7 +182,7 @@ def _grade_folder(problem: Path, answers: Path, output_format: str, tolerance: A
         text = render.render_class_markdown(grades)
     else:
         text = render.render_class_text(grades)
-    write_output(text, output)
+    write_output(text, output, inputs)
     done = [f"graded {grades.summary.graded} of {len(grades.students)} answers"]
     if csv_path is not None:
         done.append(f"grade sheet: {csv_path}")

@@ -27,6 +27,7 @@ from handgrad.grade import GradeReport, Tolerance, grade_file
 from handgrad.grading.rubric import Rubric, Score, score
 from handgrad.problem import Problem, load_problem
 from handgrad.solution import Solution
+from handgrad.text import has_lone_surrogate, shown
 
 ANSWER_SUFFIXES = (".toml", ".json")
 PROBLEM_PREFIX = "problem-"
@@ -37,6 +38,7 @@ SHEET_COLUMNS = ("id", "name", "score", "max_score", "percent", "first_wrong", "
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BINS = 10  # the distribution of scores: 0–9 %, 10–19 %, ..., 90–99 %, and 100 % on its own
 UNKNOWN_CAUSE = "unknown"  # a wrong step that matches none of the known mistakes
+ID_LIMIT = 2000  # characters of an id shown with escapes (a file name is at most 255 bytes)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,12 @@ class StudentGrade:
     report: GradeReport | None = None
     score: Score | None = None
     error: str = ""
+
+    @property
+    def feedback_name(self) -> str:
+        """The name of the student's feedback file: the answer file's own stem, `.md` (a stem
+        that is not valid UTF-8 stays the bytes it was, so the name is never too long)."""
+        return f"{self.path.stem if self.path is not None else self.id}.md"
 
     @property
     def first_wrong(self) -> str:
@@ -125,7 +133,8 @@ class ClassGrade:
     tolerance: Tolerance
     students: tuple[StudentGrade, ...]
     columns: tuple[str, ...]  # the quantities, `section.name`, in the solution's order
-    ignored: tuple[str, ...] = ()  # files in the answers folder that are not answers
+    ignored: tuple[str, ...] = ()  # what else the answers folder holds: files, hidden
+    # files, folders (`name/`)
     absent: tuple[str, ...] = ()  # students of the roster with no answer file
     names: Mapping[str, str] = field(default_factory=dict)  # the roster: id -> name
 
@@ -160,7 +169,7 @@ class ClassGrade:
         header = (*SHEET_COLUMNS, *self.columns)
         writer.writerow(header)
         for row in self.rows():
-            writer.writerow([neutralised(row[column]) for column in header])
+            writer.writerow([neutralised(utf8(row[column])) for column in header])
         return buffer.getvalue()
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,6 +186,14 @@ class ClassGrade:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+
+def utf8(text: str) -> str:
+    """`text` with any lone surrogate (a file name's byte that is not UTF-8, read by Python as
+    \\udcff) written as the escape \\udcff: text that can always be written as UTF-8."""
+    if not has_lone_surrogate(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def neutralised(cell: str) -> str:
@@ -212,7 +229,7 @@ class Problems:
         if self.folder is None:
             self.shared: str | Path | None = source
             self.paths: dict[str, Path] = {}
-            self.description = str(source)
+            self.description = utf8(str(source))
             self.solved("")  # everyone's problem: broken, it is the command's error, not a row's
             return
         self.shared = None
@@ -223,7 +240,7 @@ class Problems:
             raise HandgradError(
                 f"{self.folder}: no {PROBLEM_PREFIX}<id>.toml in this folder; give the folder "
                 "that `handgrad generate --roster` wrote, or one problem file that everyone had")
-        self.description = f"{self.folder}/{PROBLEM_PREFIX}<id>.toml"
+        self.description = utf8(f"{self.folder}/{PROBLEM_PREFIX}<id>.toml")
 
     @property
     def ids(self) -> list[str]:
@@ -287,19 +304,20 @@ def read_roster(path: Path) -> dict[str, str]:
 
 
 def answer_files(folder: Path) -> tuple[dict[str, list[Path]], list[str]]:
-    """The answer files of a folder by id (the stem), and the other files' names; hidden
-    files (.DS_Store, an editor's swap file) and folders are neither."""
+    """The answer files of a folder by id (the stem), and what else it holds, by name: other
+    files, hidden files (.DS_Store, .x.json) and folders (`name/`: answers sit directly in the
+    folder, never in a folder per student as a learning system exports them)."""
     if not folder.is_dir():
         raise HandgradError(f"{folder}: not a folder of answers")
     answers: dict[str, list[Path]] = {}
     others: list[str] = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.is_dir():
-            continue
-        if path.suffix.lower() in ANSWER_SUFFIXES:
+        if path.is_dir():
+            others.append(utf8(path.name) + "/")
+        elif not path.name.startswith(".") and path.suffix.lower() in ANSWER_SUFFIXES:
             answers.setdefault(path.stem, []).append(path)
         else:
-            others.append(path.name)
+            others.append(utf8(path.name))
     return answers, others
 
 
@@ -326,8 +344,14 @@ def grade_class(
                             "students' answers (<id>.toml or <id>.json)")
     found, others = answer_files(folder)
     if not found:
+        folders = [name for name in others if name.endswith("/")]
+        inside = (f"; it holds {len(folders)} folder{'s' if len(folders) > 1 else ''} "
+                  f"({', '.join(shown(name) for name in folders[:3])}"
+                  f"{', ...' if len(folders) > 3 else ''}): answers must sit directly in it, "
+                  "not in a folder per student as learning systems export them"
+                  if folders else "")
         raise HandgradError(f"{folder}: no answer files in this folder (each student's is "
-                            "<id>.toml or <id>.json)")
+                            f"<id>.toml or <id>.json){inside}")
     roster_path = Path(roster) if roster is not None else (
         problems.folder / ROSTER if problems.folder is not None else None)
     names = read_roster(roster_path) if roster_path is not None and (
@@ -337,7 +361,7 @@ def grade_class(
     students = [_grade_one(student, paths, names.get(student, ""), problems, rubric, tolerance)
                 for student, paths in sorted(found.items())]
     expected = dict.fromkeys([*problems.ids, *names])  # a problem, or a line of the roster
-    absent = tuple(student for student in expected if student not in found)
+    absent = tuple(utf8(student) for student in expected if student not in found)
     return ClassGrade(problems.description, rubric, tolerance, tuple(students), tuple(columns),
                       tuple(others), absent, names)
 
@@ -345,20 +369,24 @@ def grade_class(
 def _grade_one(student: str, paths: list[Path], name: str, problems: Problems, rubric: Rubric,
                tolerance: Tolerance) -> StudentGrade:
     """One row: graded, or the error that stopped it (this student's alone)."""
+    if has_lone_surrogate(student):  # bytes that are not UTF-8 in the file's name
+        return StudentGrade(shown(student, ID_LIMIT), name, paths[0], error=(
+            f"{shown(paths[0].name)}: the file name is not valid UTF-8; rename the file to the "
+            "student's id (<id>.toml or <id>.json)"))
     if len(paths) > 1:
         listed = " and ".join(p.name for p in paths)
         return StudentGrade(student, name, paths[0], error=f"two answer files, {listed}: keep "
                             "one")
     path = paths[0]
     if not problems.has(student):
-        return StudentGrade(student, name, path, error=(
+        return StudentGrade(student, name, path, error=utf8(
             f"{path}: no {PROBLEM_PREFIX}{student}.toml in {problems.folder}: no student of the "
             "roster has this id (check the file name)"))
     try:
         problem, solution = problems.solved(student)
         report = grade_file(problem, path, tolerance, solution)
     except HandgradError as error:
-        return StudentGrade(student, name, path, error=one_line(str(error)))
+        return StudentGrade(student, name, path, error=utf8(one_line(str(error))))
     return StudentGrade(student, name, path, report, score(report, rubric))
 
 

@@ -18,7 +18,6 @@ credit. So writing yˢ or leaving it out never changes the score of the same mis
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from handgrad.text import quoted, shown
 
 RUBRIC_KEYS = ("carried_forward", "default_points", "required", "optional", "points")
 CREDIT = {"correct": 1.0, "wrong": 0.0, "missing": 0.0}  # carried_forward: the rubric's share
+MAX_POINTS = 1e6  # a quantity's points: more is a slip (1e308 would make every sum inf, NaN)
 
 
 class RubricError(ProblemError):
@@ -47,6 +47,21 @@ class Rubric:
     required: frozenset[str] | None = None
     optional: frozenset[str] = frozenset()
     source: str = "the default rubric"
+
+    def __post_init__(self) -> None:
+        """A rubric built in code is held to what a rubric file is: points finite, from 0 to
+        MAX_POINTS, a share from 0 to 1, no quantity both required and optional."""
+        problems: list[str] = []
+        for key, value in (("default_points", self.default_points),
+                           *((f"points.{shown(k)}", v) for k, v in self.points.items())):
+            _number(value, key, problems)
+        if not (isinstance(self.carried_forward, int | float)
+                and 0 <= self.carried_forward <= 1):
+            problems.append(f"carried_forward = {quoted(self.carried_forward)}: the share of a "
+                            "step's points, from 0 (nothing) to 1 (full credit)")
+        _both(self.points, self.required, self.optional, problems)
+        if problems:
+            raise RubricError(problems, self.source)
 
     def is_required(self, key: str) -> bool:
         """Whether the quantity `section.name` is scored."""
@@ -84,6 +99,10 @@ class Rubric:
             raise RubricError([
                 f"{quoted(name)} is not a quantity of the problem (write section.name, e.g. "
                 f"backward.dW1){hint(name)}" for name in unknown], self.source)
+        if known and not any(self.points_of(name) > 0 for name in known):
+            raise RubricError(["the quantities it scores add up to 0 points: every score would "
+                               "be 0 of 0; give the required quantities points (default_points "
+                               "= 1)"], self.source)
 
     def describe(self) -> str:
         """The rubric in a line, as the summary shows it."""
@@ -174,10 +193,7 @@ def rubric_from_document(document: Mapping[str, Any], source: str = "<rubric>") 
         number = _number(value, f"points.{shown(name)}", problems)
         if number is not None:
             points[name] = number
-    both = sorted(set(points) & set(optional or ()))
-    if both:
-        problems.append(f"{', '.join(both)}: both given points and listed as optional; "
-                        "an optional quantity earns none")
+    _both(points, required, optional or (), problems)
     if problems:
         raise RubricError(problems, source)
     return Rubric(points, default if default is not None else 1.0,
@@ -198,10 +214,23 @@ def _flattened(table: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return pairs
 
 
+def _both(points: Iterable[str], required: Iterable[str] | None, optional: Iterable[str],
+          problems: list[str]) -> None:
+    """A quantity both scored (given points, or required) and optional: refused, naming it."""
+    optional = set(optional)
+    for scored, how in ((points, "given points"), (required or (), "required")):
+        both = sorted(set(scored) & optional)
+        if both:
+            problems.append(f"{', '.join(quoted(name) for name in both)}: both {how} and "
+                            "listed as optional; an optional quantity earns none")
+
+
 def _number(value: Any, key: str, problems: list[str]) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            value) or value < 0:
-        problems.append(f"{key} = {quoted(value)}: give a number of points, 0 or more")
+    # compared, never converted first: 10**400 is refused, not an OverflowError; NaN fails both
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            0 <= value <= MAX_POINTS):
+        problems.append(f"{key} = {quoted(value)}: give a number of points from 0 to "
+                        f"{MAX_POINTS:,.0f}")
         return None
     return float(value)
 

@@ -66,8 +66,14 @@ def _notices(grades: ClassGrade) -> list[str]:
         lines.append(f"No answer file from {_count(len(grades.absent), 'student')} of the roster: "
                      + _listed(list(grades.absent)) + ".")
     if grades.ignored:
-        lines.append(f"Ignored {_count(len(grades.ignored), 'file')} (not .toml or .json): "
-                     + _listed(list(grades.ignored)) + ".")
+        folders = sum(1 for name in grades.ignored if name.endswith("/"))
+        files = len(grades.ignored) - folders
+        what = " and ".join(_count(n, thing) for n, thing in ((files, "file"), (folders, "folder"))
+                            if n)
+        why = ("answers must sit directly in the answers folder, one <id>.toml or <id>.json per "
+               "student" + ("; a folder per student, as learning systems export them, is not "
+                            "read" if folders else ""))
+        lines.append(f"Ignored {what} ({why}): " + _listed(list(grades.ignored)) + ".")
     return lines
 
 
@@ -137,7 +143,9 @@ def render_class_markdown(grades: ClassGrade) -> str:
 
 def render_class_json(grades: ClassGrade) -> str:
     """The class's grades as JSON: `ClassGrade.to_dict()`, indented."""
-    return json.dumps(grades.to_dict(), indent=2, ensure_ascii=False)
+    # allow_nan=False: a rubric's points are finite, bounded and add up to more than 0
+    # (`load_rubric`), so every score is a number JSON can hold; never a bare NaN
+    return json.dumps(grades.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def feedback_markdown(student: StudentGrade) -> str:
