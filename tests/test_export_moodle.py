@@ -131,7 +131,11 @@ def test_blanks_are_grouped_and_labelled_in_the_courses_order(tmp_path, homework
     assert headings == ["Forward pass", "Backward pass", "Update"]
     assert r"\( \frac{\partial L}{\partial W_{2}} = " in text  # each table labelled in TeX
     assert r"\( x = \begin{bmatrix} 0 \\ 2 \end{bmatrix} \)" in text  # the given values
-    assert "ε = 0.3" in text and "η = 0.1" in text
+    assert r"\varepsilon = 0.3" in text and r"\eta = 0.1" in text
+    # the statement in the homework's words, not the solver's conventions
+    assert r"W_{1} \in \mathbb{R}^{d \times n}" in text
+    for jargon in ("in_out", "fan_in", "subgradient"):
+        assert jargon not in text
     feedback = question.findtext("generalfeedback[@format='html']/text") or ""
     assert "<h3>Worked solution: Homework 3, Problem 2</h3>" in feedback
     assert r"\[ \hat{y} = \operatorname{softmax}\left(z\right) = " in feedback

@@ -35,7 +35,8 @@ from handgrad.export.moodle import (
     tolerance,
     variant_title,
 )
-from handgrad.render.document import DisplayMath, latex_value, problem_blocks
+from handgrad.render.document import DisplayMath, latex_value
+from handgrad.render.exam import given_blocks, statement_blocks
 from handgrad.solution import Quantity
 
 QTI_NAMESPACE = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
@@ -68,7 +69,7 @@ def _statement(variant: Variant) -> str:
     steps = f" ({opt.steps} steps: give the parameters after the last)" if opt.steps > 1 else ""
     return (
         f"<div><h3>{_x(variant_title(variant))}</h3>\n"
-        + html_fragment(problem_blocks(variant.problem, DIGITS))
+        + html_fragment(statement_blocks(variant.problem) + given_blocks(variant.problem, DIGITS))
         + f"\n<p>Compute one gradient-descent step{steps}. The questions that follow ask for"
         " every entry of every quantity, in order; give each to at least 2 decimals (within"
         " about ±0.02, or ±0.5 % for large entries, counts).</p></div>"

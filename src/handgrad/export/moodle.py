@@ -37,9 +37,9 @@ from handgrad.render.document import (
     Note,
     Paragraph,
     Table,
-    problem_blocks,
     solution_document,
 )
+from handgrad.render.exam import given_blocks, statement_blocks
 from handgrad.solution import Quantity
 
 DIGITS = 4  # digits of the given values and of the worked solution shown to a student
@@ -197,7 +197,8 @@ def question_html(variant: Variant) -> str:
     opt = variant.problem.spec.optimizer
     parts = [
         f"<h3>{_text(variant_title(variant), cloze=True)}</h3>",
-        html_fragment(problem_blocks(variant.problem, DIGITS), cloze=True),
+        html_fragment(statement_blocks(variant.problem) + given_blocks(variant.problem, DIGITS),
+                      cloze=True),
         "<p>Compute one gradient-descent step"
         + (f" ({opt.steps} steps: give the parameters after the last)" if opt.steps > 1 else "")
         + ". Give every entry to at least 2 decimals; an entry within about ±0.02 (±0.5 % for"
