@@ -178,6 +178,89 @@ def test_grading_a_wrong_answer_marks_the_first_wrong_step(page, tmp_path):
     assert page.locator("#net .node.wrong").count() == 3  # the output layer
 
 
+def _page_statuses(page):
+    """The grade table's verdicts: (section, name) -> status."""
+    rows = page.eval_on_selector_all(
+        "#grade-result tr[data-key]",
+        "rows => rows.map(r => [r.cells[0].textContent, r.cells[1].className])")
+    return {tuple(name.split(".", 1)): cls.removeprefix("status-") for name, cls in rows}
+
+
+def test_the_answer_form_grades_and_downloads_what_the_cli_grades(page, tmp_path):
+    cli = _solve_cli(SEED, tmp_path)
+    h1 = cli["forward"]["h1"]
+    dz = [-v for v in cli["backward"]["dz"]]  # a sign slip in dL/dz
+    page.click("#tab-grade")
+    assert page.locator("#answer-form input[data-grid='forward.ys']").count() == 0  # not asked
+    assert page.locator("#answer-form input[data-grid='backward.dW2']").count() == 9
+    assert "text box" in page.text_content("#answer-source")
+    # h1 typed cell by cell, Tab moving on in reading order (into a1 after the last cell)
+    page.focus("input[data-grid='forward.h1'][data-c='0']")
+    for value in h1:
+        page.keyboard.type(repr(value))
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.grid") == "forward.a1"
+    # dz pasted as one row into its first cell
+    page.eval_on_selector("input[data-grid='backward.dz'][data-c='0']", """(cell, text) => {
+        const data = new DataTransfer(); data.setData("text/plain", text);
+        cell.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true,
+                                                        cancelable: true}));
+    }""", ", ".join(repr(v) for v in dz))
+    assert [page.input_value(f"input[data-grid='backward.dz'][data-c='{c}']")
+            for c in range(3)] == [repr(v) for v in dz]
+    assert "the form (6 cells filled)" in page.text_content("#answer-source")
+    page.click("#grade")
+    page.wait_for_selector("#first-wrong")
+    assert "backward.dz" in page.text_content("#first-wrong")
+    assert "dz_sign" in page.text_content("#first-wrong")
+    shown = _page_statuses(page)
+    assert shown[("forward", "h1")] == "correct" and shown[("backward", "dz")] == "wrong"
+    # the downloaded file is the answer handgrad grade reads, and it grades the same
+    with page.expect_download() as download_info:
+        page.click("#download-answer")
+    download = download_info.value
+    assert download.suggested_filename == "answer.toml"
+    path = tmp_path / "answer.toml"
+    download.save_as(path)
+    written = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert written == {"forward": {"h1": h1}, "backward": {"dz": dz}}
+    done = subprocess.run([sys.executable, "-m", "handgrad", "grade", "homework3", str(path),
+                           "-f", "json"], capture_output=True, text=True)
+    report = json.loads(done.stdout)
+    assert report["first_wrong"] == "dz"
+    assert {(i["section"], i["name"]): i["status"] for i in report["items"]} == shown
+    # half a quantity is refused by name, before the server is asked
+    page.fill("input[data-grid='update.W2'][data-r='1'][data-c='1']", "3")
+    page.click("#download-answer")
+    assert "update.W2: 8 of its 9 cells are blank" in page.text_content("#form-message")
+    page.click("#clear-form")
+    assert "text box" in page.text_content("#answer-source")
+
+
+def test_the_template_asks_before_replacing_a_typed_answer(page):
+    page.click("#tab-grade")
+    page.click("#fill-answer")  # an empty box: filled at once
+    assert "# h1 = ..." in page.input_value("#answer")
+    page.fill("#answer", "[forward]\nh1 = [1, 2, 3]\n")
+    page.click("#fill-answer")
+    assert page.is_visible("#replace-confirm")
+    page.click("#replace-no")
+    assert page.is_hidden("#replace-confirm")
+    assert page.input_value("#answer") == "[forward]\nh1 = [1, 2, 3]\n"
+    page.click("#fill-answer")
+    page.click("#replace-yes")
+    assert "# h1 = ..." in page.input_value("#answer")
+
+
+def test_the_answer_form_fits_a_phone(browser, server):
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(server)
+    phone.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    phone.click("#tab-grade")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.close()
+
+
 def test_backward_view_hover_and_keyboard(page):
     page.check("input[value=backward]")
     assert page.text_content("#net .node.layer2[data-k='0'] .name") == "∂z1"

@@ -1,13 +1,12 @@
 // The handgrad playground. Every number shown comes from the server (/api/...): this page
 // draws, formats and edits; it never computes a gradient. This module holds the page's one
 // state, solves through the server, and wires the controls to the panels.
-import { answerTemplate } from "./answers.mjs";
 import { api, exportFile } from "./api.mjs";
 import { drawDerivation } from "./derivation.mjs";
 import { $, el, showError } from "./dom.mjs";
 import { edited, resize } from "./edits.mjs";
 import { drawEditor } from "./editor.mjs";
-import { gradeAnswer } from "./grading.mjs";
+import { drawAnswerForm, setupGrading } from "./grading.mjs";
 import { applyHighlights, drawNetwork } from "./network.mjs";
 import { batchSize } from "./quantities.mjs";
 import { drawSolution } from "./solution.mjs";
@@ -55,6 +54,7 @@ function render() {
   drawSolution(state);
   drawEditor(state, editing);
   drawLossCurve(state);
+  drawAnswerForm(state);
   applyHighlights(state);
   if (!$("panel-derivation").hidden) drawDerivation(state);
 }
@@ -114,10 +114,7 @@ function setupControls() {
     if (state.playing) stopPlaying(state); else startPlaying(state, () => step(1));
   });
   $("reset").addEventListener("click", () => restart(state.start));
-  $("grade").addEventListener("click", () => gradeAnswer(state));
-  $("fill-answer").addEventListener("click", () => {
-    $("answer").value = answerTemplate(state.result.quantities);
-  });
+  setupGrading(state);
   $("copy-link").addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(location.href);

@@ -1,6 +1,10 @@
 // The "Check my answer" panel: the grader's verdict on each quantity, the first wrong step.
 import { api } from "./api.mjs";
-import { firstWrong, gradeRequest, summaryLine } from "./answers.mjs";
+import {
+  answerGrids, answerSource, answerToml, cellName, cellOrder, emptyCells, filledCells,
+  gridsSignature, holdsTypedAnswer, isMultiPaste, parsePaste, pasteInto,
+} from "./answerform.mjs";
+import { answerTemplate, firstWrong, gradeRequest, summaryLine } from "./answers.mjs";
 import { $, el, katexInto } from "./dom.mjs";
 import { texValue } from "./format.mjs";
 import { applyHighlights } from "./network.mjs";
@@ -8,7 +12,15 @@ import { applyHighlights } from "./network.mjs";
 export async function gradeAnswer(state) {
   const out = $("grade-result");
   out.replaceChildren();
-  const body = gradeRequest(state.problem, $("answer").value, $("rtol").value, $("decimals").value);
+  const form = state.answerForm;
+  let text = $("answer").value;
+  if (form && answerSource(form.grids, form.cells) === "form") {
+    const made = answerToml(form.grids, form.cells);  // the very file "Download answer" gives
+    if (!made.text) { formMessage(made.problems); return; }
+    text = made.text;
+  }
+  formMessage([]);
+  const body = gradeRequest(state.problem, text, $("rtol").value, $("decimals").value);
   try {
     const report = await api("/api/grade", body);
     out.append(el("p", { id: "grade-summary" }, summaryLine(report)));
@@ -40,4 +52,142 @@ export async function gradeAnswer(state) {
   } catch (e) {
     out.append(el("p", { class: "error", role: "alert" }, e.message));
   }
+}
+
+// --- the answer form: one grid per asked quantity -----------------------------------------
+
+function formMessage(problems) {
+  const box = $("form-message");
+  box.replaceChildren(...problems.map((p) => el("span", { class: "block" }, p)));
+  box.hidden = problems.length === 0;
+}
+
+function showSource(form) {
+  const filled = filledCells(form.grids, form.cells);
+  $("answer-source").textContent = filled > 0
+    ? `Grade and Download use the form (${filled} cell${filled === 1 ? "" : "s"} filled); `
+      + "clear it to grade the text box instead."
+    : "The form is empty: Grade uses the text box below.";
+}
+
+function cellInput(form, g, r, c) {
+  return form.root.querySelector(`input[data-grid="${g.id}"][data-r="${r}"][data-c="${c}"]`);
+}
+
+// (Re)draw the form for this solution; cells typed for a problem of the same shape stay.
+export function drawAnswerForm(state) {
+  const grids = answerGrids(state.result.quantities);
+  const signature = gridsSignature(grids);
+  const old = state.answerForm;
+  if (old && old.signature === signature) return;
+  const form = { grids, signature, cells: emptyCells(grids), root: $("answer-form") };
+  state.answerForm = form;
+  const blocks = grids.map((g) => {
+    const symbol = el("span", { class: "answer-symbol" });
+    katexInto(symbol, g.symbol);
+    const shape = g.kind === "scalar" ? "a number" : g.shape.join("×");
+    const grid = el("div", { class: "grid-input", role: "group",
+      "aria-label": `${g.id}, ${shape}` });
+    grid.style.gridTemplateColumns = `repeat(${g.cols}, auto)`;
+    for (let r = 0; r < g.rows; r += 1) {
+      for (let c = 0; c < g.cols; c += 1) {
+        grid.append(el("input", {
+          type: "text", inputmode: "decimal", autocomplete: "off", spellcheck: "false",
+          "data-grid": g.id, "data-r": r, "data-c": c,
+          "aria-label": `${g.id}${cellName(g, r, c)}`,
+        }));
+      }
+    }
+    return el("div", { class: "answer-quantity", "data-key": g.id },
+      el("div", { class: "answer-label" }, symbol,
+        el("code", {}, g.id), el("span", { class: "muted" }, `(${shape})`)),
+      grid);
+  });
+  const sections = [...new Set(grids.map((g) => g.section))].map((section) =>
+    el("fieldset", { class: "answer-section" }, el("legend", {}, `[${section}]`),
+      ...blocks.filter((b, i) => grids[i].section === section)));
+  form.root.replaceChildren(...sections);
+  formMessage([]);
+  showSource(form);
+}
+
+function setupFormEvents(state) {
+  const root = $("answer-form");
+  const formOf = () => state.answerForm;
+  root.addEventListener("input", (e) => {
+    const input = e.target; const form = formOf();
+    if (!form || !input.dataset.grid) return;
+    form.cells[input.dataset.grid][Number(input.dataset.r)][Number(input.dataset.c)] = input.value;
+    input.classList.remove("invalid");
+    showSource(form);
+  });
+  root.addEventListener("paste", (e) => {
+    const input = e.target; const form = formOf();
+    if (!form || !input.dataset.grid) return;
+    const rows = parsePaste(e.clipboardData.getData("text/plain"));
+    if (!isMultiPaste(rows)) return;  // one number: the browser pastes it
+    e.preventDefault();
+    const g = form.grids.find((x) => x.id === input.dataset.grid);
+    const { cells, dropped } = pasteInto(g, form.cells[g.id],
+      Number(input.dataset.r), Number(input.dataset.c), rows);
+    form.cells[g.id] = cells;
+    cells.forEach((row, r) => row.forEach((text, c) => { cellInput(form, g, r, c).value = text; }));
+    formMessage(dropped ? [`${g.id}: ${dropped} pasted value${dropped === 1 ? "" : "s"} `
+      + "did not fit its cells and were left out"] : []);
+    showSource(form);
+  });
+}
+
+function downloadAnswer(state) {
+  const form = state.answerForm;
+  if (!form) return;
+  if (filledCells(form.grids, form.cells) === 0) {
+    formMessage(["The form is empty: fill in the values you computed, then download."]);
+    return;
+  }
+  const made = answerToml(form.grids, form.cells);
+  if (!made.text) { formMessage(made.problems); return; }
+  formMessage([]);
+  const blob = new Blob([made.text], { type: "application/toml" });
+  const link = el("a", { href: URL.createObjectURL(blob), download: "answer.toml" });
+  document.body.append(link); link.click(); link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
+function clearForm(state) {
+  const form = state.answerForm;
+  if (!form) return;
+  form.cells = emptyCells(form.grids);
+  form.root.querySelectorAll("input").forEach((i) => { i.value = ""; });
+  formMessage([]);
+  showSource(form);
+}
+
+// Template: fills the text box, asking inline first when it holds a typed answer.
+function fillTemplate(state) {
+  const template = answerTemplate(state.result.quantities);
+  const ask = $("replace-confirm");
+  if (holdsTypedAnswer($("answer").value)) {
+    ask.hidden = false;
+    $("replace-yes").focus();
+    return;
+  }
+  $("answer").value = template;
+}
+
+export function setupGrading(state) {
+  setupFormEvents(state);
+  $("grade").addEventListener("click", () => gradeAnswer(state));
+  $("download-answer").addEventListener("click", () => downloadAnswer(state));
+  $("clear-form").addEventListener("click", () => clearForm(state));
+  $("fill-answer").addEventListener("click", () => fillTemplate(state));
+  $("replace-yes").addEventListener("click", () => {
+    $("answer").value = answerTemplate(state.result.quantities);
+    $("replace-confirm").hidden = true;
+    $("answer").focus();
+  });
+  $("replace-no").addEventListener("click", () => {
+    $("replace-confirm").hidden = true;
+    $("fill-answer").focus();
+  });
 }
