@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import os
 import re
 import subprocess
@@ -25,7 +26,7 @@ from handgrad.errors import HandgradError
 from handgrad.export import Variant, load_variants
 from handgrad.export.moodle import cloze_feedback, tolerance, write
 from handgrad.generate import toml_text
-from handgrad.problem import read_document
+from handgrad.problem import load_problem, read_document
 
 GOLDEN = Path(__file__).parent / "golden" / "export"
 
@@ -178,8 +179,9 @@ def test_a_roster_folder_gives_one_question_per_student(tmp_path) -> None:
     found = questions(write(variants, tmp_path / "quiz.xml"))
     assert [q.findtext("idnumber") for q in found] == ["s001", "s002", "s003"]
     names = [q.findtext("name/text") or "" for q in found]
-    assert [n.split(" · ")[1:] for n in names] == [
-        ["s001", "Ada Lovelace"], ["s002", "Alan Turing"], ["s003", "Grace Hopper"]]
+    assert [n.split(" · ")[1:] for n in names] == [["s001"], ["s002"], ["s003"]]
+    # every student of a quiz may see every question: the students' names appear nowhere
+    assert "Lovelace" not in (tmp_path / "quiz.xml").read_text(encoding="utf-8")
     for question, variant in zip(found, variants, strict=True):
         values = [float(a["answers"][0]["value"])  # type: ignore[index]
                   for a in extract_cloze(question.findtext("questiontext/text") or "")]
@@ -227,3 +229,15 @@ def test_cli_end_to_end(tmp_path) -> None:
     forced = _handgrad("export", "homework3", "--to", "moodle", "-o", "x.xml", "--force",
                        cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
+
+
+def test_control_characters_in_a_title_leave_the_xml_readable(tmp_path) -> None:
+    """XML 1.0 forbids them anywhere (CDATA too): one made Moodle's file unreadable."""
+    document = load_problem("homework3").to_dict()
+    document["title"] = "bell\u0007 esc\u001b[31m <&}#~\" {1:NUMERICAL:=5} ]]> end"
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    (question,) = questions(write(load_variants(path), tmp_path / "quiz.xml"))  # parses
+    assert "bell esc[31m" in (question.findtext("name/text") or "")
+    with pytest.raises(HandgradError, match=r"\.xml"):
+        write(load_variants(path), tmp_path / "quiz.zip")

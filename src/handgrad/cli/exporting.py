@@ -32,4 +32,10 @@ def export(source: Path, platform: str, output: Path, force: bool) -> None:
     variants = load_variants(source)
     module = importlib.import_module(f"handgrad.export.{platform}")
     written = module.write(variants, output)
+    if platform in ("canvas", "moodle") and len(variants) > 1:
+        sys.stderr.write(
+            f"handgrad: note: {platform} shows a quiz's questions to every student taking it:"
+            " give each student their own variant (a quiz copy each, or a random question from"
+            " the category), or export one problem for the class\n"
+        )
     sys.stderr.write(f"wrote {written} ({len(variants)} variant{'s' * (len(variants) != 1)})\n")

@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from handgrad.atomic import write_file
+from handgrad.errors import HandgradError
 from handgrad.export import Variant
 from handgrad.export.moodle import (
     DIGITS,
@@ -34,6 +35,7 @@ from handgrad.export.moodle import (
     number,
     tolerance,
     variant_title,
+    xml_safe,
 )
 from handgrad.render.document import DisplayMath, latex_value
 from handgrad.render.exam import given_blocks, statement_blocks
@@ -230,10 +232,12 @@ def package(variants: list[Variant]) -> dict[str, str]:
 
 def write(variants: list[Variant], output: Path) -> Path:
     """Write the QTI zip (built in memory first: nothing is written if anything fails)."""
+    if output.suffix.lower() != ".zip":
+        raise HandgradError(f"-o {output}: Canvas imports a QTI package as a .zip file")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in package(variants).items():
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, text.encode("utf-8"))
+            archive.writestr(info, xml_safe(text).encode("utf-8"))
     return write_file(output, buffer.getvalue())

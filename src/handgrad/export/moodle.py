@@ -15,6 +15,7 @@ Moodle XML format documentation recommends).
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,11 +99,18 @@ def check_expressible(variants: list[Variant], platform: str) -> None:
 
 
 def variant_title(variant: Variant) -> str:
-    """'Homework 3, Problem 2 · s001 · Ada Lovelace' (the id and name when there are several)."""
-    parts = [variant.problem.name, variant.id]
-    if variant.name:
-        parts.append(variant.name)
-    return " · ".join(part for part in parts if part)
+    """'Homework 3, Problem 2 · s001': the problem and the id. Never the student's name: every
+    student of a quiz may see every question's text."""
+    return " · ".join(part for part in (variant.problem.name, variant.id) if part)
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Text with the characters XML 1.0 forbids anywhere (control characters a title may hold)
+    removed: one of them makes the whole file unreadable to the importer."""
+    return _NOT_XML.sub("", text)
 
 
 # ----------------------------------------------------------------------------- HTML fragments
@@ -272,4 +280,6 @@ def quiz_xml(variants: list[Variant]) -> str:
 
 def write(variants: list[Variant], output: Path) -> Path:
     """Write the Moodle XML quiz file; nothing is written if any variant cannot be expressed."""
-    return write_file(output, quiz_xml(variants))
+    if output.suffix.lower() != ".xml":
+        raise HandgradError(f"-o {output}: a Moodle XML quiz file's name ends in .xml")
+    return write_file(output, xml_safe(quiz_xml(variants)))
