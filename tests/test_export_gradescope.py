@@ -154,3 +154,42 @@ def test_golden(autograder: Path) -> None:
                 golden.parent.mkdir(parents=True, exist_ok=True)
                 golden.write_text(text, encoding="utf-8")
             assert text == golden.read_text(encoding="utf-8"), f"{name} changed"
+
+
+# ------------------------------------------------------------------ review fixes (issue 13)
+
+
+def test_each_variant_is_headed_by_its_own_title(tmp_path: Path) -> None:
+    from handgrad.export.runtime import gradescope_results
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,email\ns001,Ada,ada@x.edu\ns002,Bo,bo@x.edu\n")
+    out = tmp_path / "set"
+    run = subprocess.run([sys.executable, "-m", "handgrad", "generate", "--roster", str(roster),
+                          "--out", str(out), "-f", "json"], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    variants = load_variants(out)
+    root = tmp_path / "root"
+    with zipfile.ZipFile(write(variants, tmp_path / "autograder.zip")) as zipped:
+        zipped.extractall(root / "source")
+        index = json.loads(zipped.read("handgrad_variants.json"))
+    assert "s001" not in index["title"]
+    (root / "submission").mkdir()
+    answer = template_document(variants[1].solution)
+    for q in variants[1].solution.quantities:
+        answer[q.section][q.key] = np.round(np.asarray(q.value, dtype=float), 4).tolist()
+    (root / "submission" / "answer.json").write_text(json.dumps(answer))
+    (root / "submission_metadata.json").write_text(json.dumps({"users": [{"email": "bo@x.edu"}]}))
+    output = gradescope_results(root)["output"]
+    assert output.splitlines()[0] == "Variant s002"
+    assert "s001" not in output
+
+
+def test_messages_name_the_file_not_the_server_path(autograder: Path, python3: Path,
+                                                    tmp_path: Path) -> None:
+    answer = _answers()
+    answer["forward"]["h9"] = [1, 2, 3]
+    result = _run(autograder, tmp_path, python3, {"answer.json": json.dumps(answer)})
+    assert result["score"] == 0 and "answer.json: " in result["output"]
+    assert str(tmp_path) not in result["output"] and "/submission" not in result["output"]

@@ -178,3 +178,132 @@ def test_golden(course: Path) -> None:
             golden.parent.mkdir(parents=True, exist_ok=True)
             golden.write_text(text, encoding="utf-8")
         assert text == golden.read_text(encoding="utf-8"), f"{name} changed"
+
+
+# ------------------------------------------------------------------ review fixes (issue 13)
+
+
+def _generate(out: Path, *args: str) -> Path:
+    run = subprocess.run([sys.executable, "-m", "handgrad", "generate", "--out", str(out),
+                          "-f", "json", *args], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+def _roster(folder: Path, *ids: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    roster = folder / f"roster-{'-'.join(ids)}.csv"
+    roster.write_text("id,name\n" + "".join(f"{i},Student {i}\n" for i in ids))
+    return roster
+
+
+def _pl_data(config: dict[str, Any]) -> dict[str, Any]:
+    from handgrad.export.runtime import pl_generate
+
+    data: dict[str, Any] = {"params": {}, "correct_answers": {}, "submitted_answers": {},
+                            "raw_submitted_answers": {}, "format_errors": {},
+                            "partial_scores": {}, "score": 0.0, "feedback": {},
+                            "variant_seed": 99}
+    pl_generate(data, config)
+    for name, value in data["correct_answers"].items():
+        data["submitted_answers"][name] = (value if not isinstance(value, list) else
+                                           {"_type": "ndarray", "_value": value})
+    return data
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    from handgrad.export.prairielearn import question_config
+
+    return question_config(load_variants("homework3"))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_entry_is_a_format_error(config: dict[str, Any], bad: float) -> None:
+    from handgrad.export.runtime import pl_parse
+
+    data = _pl_data(config)
+    width = len(data["correct_answers"]["h1"][0])
+    data["submitted_answers"]["h1"] = {"_type": "ndarray", "_value": [[bad] * width]}
+    pl_parse(data, config)
+    assert data["format_errors"] == {"h1": "Enter finite numbers for h1."}
+
+
+def test_grade_never_raises_on_an_unreadable_answer(config: dict[str, Any]) -> None:
+    """grade() without parse's check (an exception in server.py breaks the question)."""
+    from handgrad.export.runtime import pl_grade
+
+    data = _pl_data(config)
+    width = len(data["correct_answers"]["h1"][0])
+    data["submitted_answers"]["h1"] = {"_type": "ndarray", "_value": [[float("nan")] * width]}
+    pl_grade(data, config)  # no AnswerError
+    assert "h1" in data["format_errors"] and data["score"] == 0.0
+
+
+def test_grader_error_becomes_a_format_error(config: dict[str, Any],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from handgrad.export import runtime
+    from handgrad.grade import AnswerError
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AnswerError(["forward.h1: cannot be read", "no quantities"], "<answer>")
+
+    monkeypatch.setattr(runtime, "grade_document", refuse)
+    data = _pl_data(config)
+    runtime.pl_grade(data, config)  # no AnswerError
+    assert data["format_errors"] == {"h1": "forward.h1: cannot be read",
+                                     "_answer": "no quantities"}
+    assert data["score"] == 0.0
+
+
+def test_transposed_matrix_is_a_format_error_naming_the_shape(config: dict[str, Any]) -> None:
+    from handgrad.export.runtime import pl_parse
+
+    data = _pl_data(config)
+    right = np.asarray(data["correct_answers"]["dW1"])
+    assert right.shape == (2, 3)
+    data["submitted_answers"]["dW1"] = {"_type": "ndarray", "_value": right.T.tolist()}
+    pl_parse(data, config)
+    assert set(data["format_errors"]) == {"dW1"}
+    assert "2×3 matrix for dW1" in data["format_errors"]["dW1"]
+    assert "3×2" in data["format_errors"]["dW1"]
+
+
+def test_report_leaves_out_quantities_without_a_blank(config: dict[str, Any]) -> None:
+    from handgrad.export.runtime import pl_grade
+
+    fewer = {**config, "answers": [a for a in config["answers"] if a["key"] != "loss"]}
+    data = _pl_data(fewer)
+    pl_grade(data, fewer)
+    assert data["score"] == 1.0
+    report = data["feedback"]["report"]
+    assert "loss" not in report and "missing" not in report.split("\n", 2)[2]
+    assert "15 correct" in report
+
+
+def test_roster_set_is_titled_and_identified_by_the_set(tmp_path: Path) -> None:
+    """No one student's title labels the course; another roster keeps the UUIDs."""
+    first = _generate(tmp_path / "a", "--roster", str(_roster(tmp_path, "s001", "s002")))
+    other = _generate(tmp_path / "b", "--roster", str(_roster(tmp_path, "a000", "s002")),
+                      "--seed", "7")
+    infos = []
+    for source in (first, other):
+        out = write(load_variants(source), tmp_path / f"course-{source.name}")
+        info_course = json.loads((out / "infoCourse.json").read_text())
+        info = json.loads((out / "questions" / QID / "info.json").read_text())
+        assert info["title"] == "Backpropagation by hand"
+        assert info_course["title"] == "Backpropagation by hand (handgrad)"
+        assert "Variant" not in (out / "questions" / QID / "server.py").read_text()
+        infos.append((info_course["uuid"], info["uuid"]))
+    assert infos[0] == infos[1]
+
+
+@pytest.mark.parametrize("outputs", ["softmax,sigmoid", "sigmoid,softmax"])
+def test_mixed_output_kinds_are_refused_clearly(tmp_path: Path, outputs: str) -> None:
+    source = _generate(tmp_path / "mixed", "-k", "3", "--output", outputs, "--seed", "4")
+    kinds = {load_variants(source)[i].problem.spec.network.output for i in range(3)}
+    assert kinds == {"softmax", "sigmoid"}
+    with pytest.raises(HandgradError, match="asks the same quantities of every variant: export"
+                       " one output/loss kind at a time"):
+        write(load_variants(source), tmp_path / "course")
+    assert not (tmp_path / "course").exists()

@@ -57,9 +57,11 @@ def variants_index(variants: list[Variant]) -> dict[str, Any]:
     """handgrad_variants.json: each variant's id, name, email and problem document."""
     if not variants:
         raise HandgradError("Gradescope export: no problems to export")
+    from handgrad.export.runtime import set_title
+
     emails = _emails(variants)
-    return {
-        "title": variants[0].problem.spec.title or "Backpropagation by hand",
+    return {  # the set's title; each variant's report is headed by the variant's own title
+        "title": set_title({v.id: v.problem.spec.title or "" for v in variants}),
         "tolerance": {"rtol": 1e-3, "decimals": "auto"},
         "variants": [{"id": v.id, "name": v.name, "email": emails.get(v.id, ""),
                       "problem": v.document} for v in variants],

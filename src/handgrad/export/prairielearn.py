@@ -6,8 +6,9 @@ Layout (PrairieLearn's course format): `infoCourse.json` (uuid, name, title, top
 (`pl-question-panel`; `pl-matrix-input` for vectors and matrices, `pl-number-input` for scalars,
 the quantity names as `answers-name`), `server.py` (`generate`, `parse`, `grade`), and
 `serverFilesCourse/handgrad/` (the vendored solver, generator and grader: PrairieLearn puts
-serverFilesCourse on server.py's import path). UUIDs are derived from the question's title and
-id, so exporting again updates the same question rather than adding one.
+serverFilesCourse on server.py's import path). UUIDs are derived from the question's id and the
+problem kind (what every variant asks), never from a variant's title or id, so exporting again
+(another seed, another roster) updates the same question rather than adding one.
 """
 
 from __future__ import annotations
@@ -117,13 +118,38 @@ def settings_for(variants: list[Variant]) -> dict[str, Any]:
     return settings
 
 
+SAME_QUANTITIES = ("A PrairieLearn question asks the same quantities of every variant: export"
+                   " one output/loss kind at a time")
+
+
+def same_quantities(variants: list[Variant]) -> None:
+    """Refuse a set whose variants ask different quantities (mixed outputs or losses), checked
+    over every variant: the question has one set of answer blanks."""
+    outputs = sorted({v.problem.spec.network.output for v in variants})
+    losses = sorted({v.problem.spec.loss.kind for v in variants})
+    asked = {json.dumps(answer_names(v), sort_keys=True) for v in variants}
+    if len(outputs) > 1 or len(losses) > 1 or len(asked) > 1:
+        found = f"outputs {', '.join(outputs)}; losses {', '.join(losses)}"
+        raise HandgradError(f"{SAME_QUANTITIES} (these variants have {found})")
+
+
+def problem_kind(config: dict[str, Any]) -> str:
+    """What every variant of the question is: its output (which fixes the loss), layers, batch,
+    steps and the quantities asked; stable across seeds and rosters, unlike a variant's title."""
+    settings = config["settings"]
+    asked = ",".join(f"{a['section']}.{a['key']}" for a in config["answers"])
+    return (f"{'/'.join(settings.get('outputs', []))}|{settings['layers']}|{settings['batch']}|"
+            f"{settings['steps']}|{asked}")
+
+
 def question_config(variants: list[Variant]) -> dict[str, Any]:
     """What server.py needs: the generator's settings, the title, the answers, the tolerance."""
-    from handgrad.export.runtime import draw
+    from handgrad.export.runtime import draw, set_title
 
+    same_quantities(variants)
     first = variants[0]
     config: dict[str, Any] = {
-        "title": first.problem.spec.title or "Backpropagation by hand",
+        "title": set_title({v.id: v.problem.spec.title or "" for v in variants}),
         "settings": settings_for(variants),
         "answers": answer_names(first),
         "tolerance": {"rtol": 1e-3, "decimals": "auto"},
@@ -165,9 +191,9 @@ def course_files(variants: list[Variant]) -> dict[str, str | bytes]:
     if not variants:
         raise HandgradError("PrairieLearn export: no problems to export")
     config = question_config(variants)
-    title = config["title"]
+    title, kind = config["title"], problem_kind(config)
     info_course = {
-        "uuid": str(uuid.uuid5(NAMESPACE, f"course:{title}")),
+        "uuid": str(uuid.uuid5(NAMESPACE, f"course:{QID}:{kind}")),
         "name": "handgrad",
         "title": f"{title} (handgrad)",
         "topics": [{"name": TOPIC, "color": "blue1",
@@ -175,7 +201,7 @@ def course_files(variants: list[Variant]) -> dict[str, str | bytes]:
         "tags": [{"name": tag, "color": "gray1"} for tag in TAGS],
     }
     info_question = {
-        "uuid": str(uuid.uuid5(NAMESPACE, f"question:{QID}:{title}")),
+        "uuid": str(uuid.uuid5(NAMESPACE, f"question:{QID}:{kind}")),
         "title": title,
         "topic": TOPIC,
         "tags": list(TAGS),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import re
 import sys
 import types
@@ -43,7 +44,14 @@ _tomllib_fallback()
 
 from handgrad.atomic import write_file  # noqa: E402
 from handgrad.generate import GenerateSettings, generate  # noqa: E402
-from handgrad.grade import GradeItem, GradeReport, Tolerance, grade_document, grade_file  # noqa: E402
+from handgrad.grade import (  # noqa: E402
+    AnswerError,
+    GradeItem,
+    GradeReport,
+    Tolerance,
+    grade_document,
+    grade_file,
+)
 from handgrad.problem import Problem, validate_problem  # noqa: E402
 from handgrad.solver import solve  # noqa: E402
 
@@ -57,6 +65,18 @@ VERDICTS = {
 CREDIT = {"correct": 1.0, "carried_forward": 1.0, "wrong": 0.0, "missing": 0.0}
 LOSS_WORDS = {"cross_entropy": "cross-entropy", "squared_error": "squared-error"}
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+DEFAULT_TITLE = "Backpropagation by hand"
+
+
+def set_title(titles: Mapping[str, str]) -> str:
+    """One title for a whole set of variants ({variant id: its title}): the title they all
+    share, or handgrad's default where they differ or each is only the generator's per-variant
+    one ("Variant ID", "Generated problem N"), so that no one variant labels the whole set."""
+    shared = {title.strip() for title in titles.values()}
+    generated = {f"Variant {i}" for i in titles} | {f"Generated problem {i}" for i in titles}
+    if len(shared) == 1 and not shared & ({""} | generated):
+        return shared.pop()
+    return DEFAULT_TITLE
 
 
 def verdict(item: GradeItem) -> str:
@@ -70,10 +90,13 @@ def verdict(item: GradeItem) -> str:
     return text
 
 
-def feedback_report(report: GradeReport, heading: str) -> str:
+def feedback_report(report: GradeReport, heading: str,
+                    blanks: set[tuple[str, str]] | None = None) -> str:
     """The whole grading as plain text: the summary, each asked quantity's verdict, and the
-    first wrong step with what was expected."""
-    asked = [item for item in report.items if item.asked]
+    first wrong step with what was expected. With `blanks` ({(section, name)}: the quantities
+    the platform has a blank for), only those quantities are reported."""
+    asked = [item for item in report.items if item.asked
+             and (blanks is None or (item.section, item.name) in blanks)]
     counts = {status: sum(item.status == status for item in asked) for status in CREDIT}
     lines = [
         heading,
@@ -200,9 +223,9 @@ def _as_matrix(value: Any) -> Any:
     return array.reshape(1, -1).tolist() if array.ndim == 1 else array.tolist()
 
 
-def _entries(submitted: Any) -> list[float] | None:
-    """The numbers of a parsed submission: pl-number-input's float, or pl-matrix-input's
-    `pl.to_json` ndarray ({"_type": "ndarray", "_value": [[...]]}), flattened."""
+def _array(submitted: Any) -> Any:
+    """A parsed submission as a float array: pl-number-input's float, or pl-matrix-input's
+    `pl.to_json` ndarray ({"_type": "ndarray", "_value": [[...]]}); None where it is not one."""
     import numpy as np
 
     if isinstance(submitted, dict) and "_value" in submitted:
@@ -210,13 +233,9 @@ def _entries(submitted: Any) -> list[float] | None:
     if submitted is None:
         return None
     try:
-        return [float(v) for v in np.asarray(submitted, dtype=float).ravel()]
+        return np.asarray(submitted, dtype=float)
     except (TypeError, ValueError):
         return None
-
-
-def _size(shape: list[int]) -> int:
-    return math.prod(shape)
 
 
 def _shape_words(shape: list[int]) -> str:
@@ -227,27 +246,56 @@ def _shape_words(shape: list[int]) -> str:
     return f"a {shape[0]}×{shape[1]} matrix"
 
 
+def _fits(array: Any, shape: list[int]) -> bool:
+    """Whether a submission has the quantity's shape: one number for a scalar, a row (1×n, as
+    pl-matrix-input gives it) for a vector, the very r×c for a matrix (never its transpose)."""
+    if not shape:
+        return bool(array.size == 1)
+    accepted = {tuple(shape)} | ({(1, shape[0])} if len(shape) == 1 else set())
+    return tuple(array.shape) in accepted
+
+
+def format_error(submitted: Any, answer: Mapping[str, Any]) -> str | None:
+    """Why a submission cannot be graded as the answer's quantity (its shape, finite numbers),
+    or None."""
+    import numpy as np
+
+    shape, key = answer["shape"], answer["key"]
+    array = _array(submitted)
+    if array is None:
+        return f"Enter {_shape_words(shape)} for {key}."
+    if not _fits(array, shape):
+        given = ("one number" if array.ndim == 0 else
+                 f"{array.size} numbers" if array.ndim == 1 else
+                 f"a {array.shape[0]}×{math.prod(array.shape[1:])} matrix")
+        return f"Enter {_shape_words(shape)} for {key} (you entered {given})."
+    if not np.isfinite(array).all():
+        return f"Enter finite numbers for {key}."
+    return None
+
+
 def pl_parse(data: dict[str, Any], config: Mapping[str, Any]) -> None:
-    """PrairieLearn's parse(data): a submission of the wrong size is a format error (it does not
-    use up an attempt) naming the size expected."""
+    """PrairieLearn's parse(data): a submission of the wrong shape or with an entry that is not
+    a finite number is a format error (it does not use up an attempt) saying what to enter."""
     for answer in config["answers"]:
         name = answer["name"]
         if name in data["format_errors"]:
             continue
-        entries = _entries(data["submitted_answers"].get(name))
-        if entries is None or len(entries) != _size(answer["shape"]):
-            data["format_errors"][name] = (f"Enter {_shape_words(answer['shape'])} for"
-                                           f" {answer['key']}.")
+        error = format_error(data["submitted_answers"].get(name), answer)
+        if error:
+            data["format_errors"][name] = error
 
 
 def _given(data: Mapping[str, Any], answer: Mapping[str, Any]) -> Any:
     """The student's value in the quantity's shape, each entry as typed where the raw text has
-    exactly one number per entry (so that the decimals written count for rounding)."""
+    exactly one number per entry (so that the decimals written count for rounding); None for
+    a submission that `pl_parse` refuses."""
     import numpy as np
 
-    entries: list[Any] | None = _entries(data["submitted_answers"].get(answer["name"]))
-    if entries is None:
+    submitted = data["submitted_answers"].get(answer["name"])
+    if format_error(submitted, answer):
         return None
+    entries: list[Any] = [float(v) for v in _array(submitted).ravel()]
     raw = data.get("raw_submitted_answers", {}).get(answer["name"])
     if isinstance(raw, str):
         typed = _NUMBER.findall(raw)
@@ -259,18 +307,40 @@ def _given(data: Mapping[str, Any], answer: Mapping[str, Any]) -> Any:
     return np.array(entries, dtype=object).reshape(shape).tolist()
 
 
+def _answer_of(problem: str, config: Mapping[str, Any]) -> str:
+    """The answer name a grader's message is about ("forward.h1: ..."), or "_answer"."""
+    for answer in config["answers"]:
+        if problem.startswith(f"{answer['section']}.{answer['key']}"):
+            return str(answer["name"])
+    return "_answer"
+
+
 def pl_grade(data: dict[str, Any], config: Mapping[str, Any]) -> None:
     """PrairieLearn's grade(data): handgrad's grader on the variant; each answer's score (1 for
     correct or carried forward) and feedback (verdict and likely cause) in
     `data["partial_scores"]`, their mean in `data["score"]`, the report in
-    `data["feedback"]["report"]`."""
+    `data["feedback"]["report"]`. It never raises (an exception breaks the question): an answer
+    the grader cannot read is a format error in `data["format_errors"]`."""
+    pl_parse(data, config)  # grade() must hold even where parse()'s checks did not run
+    if data["format_errors"]:
+        data["score"] = 0.0
+        return
     problem = validate_problem(data["params"]["problem"], "variant")
     document: dict[str, dict[str, Any]] = {}
     for answer in config["answers"]:
         value = _given(data, answer)
         if value is not None:
             document.setdefault(answer["section"], {})[answer["key"]] = value
-    report = grade_document(problem, document, _tolerance(config))
+    try:
+        report = grade_document(problem, document, _tolerance(config))
+    except AnswerError as error:
+        for problem_text in error.problems:
+            name = _answer_of(problem_text, config)
+            previous = data["format_errors"].get(name)
+            data["format_errors"][name] = (f"{previous} {problem_text}" if previous
+                                           else problem_text)
+        data["score"] = 0.0
+        return
     items = {(item.section, item.name): item for item in report.items}
     total = 0.0
     for answer in config["answers"]:
@@ -280,7 +350,8 @@ def pl_grade(data: dict[str, Any], config: Mapping[str, Any]) -> None:
         data["partial_scores"][answer["name"]] = {"score": score, "weight": 1,
                                                   "feedback": verdict(item)}
     data["score"] = total / len(config["answers"]) if config["answers"] else 0.0
-    data["feedback"]["report"] = feedback_report(report, str(config.get("title", "")))
+    blanks = {(answer["section"], answer["key"]) for answer in config["answers"]}
+    data["feedback"]["report"] = feedback_report(report, str(config.get("title", "")), blanks)
 
 
 def server_hooks(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -341,9 +412,17 @@ def gradescope_results(root: Path) -> dict[str, Any]:
          "output": verdict(item)}
         for item in report.items if item.asked
     ]
-    heading = f"{index.get('title', '')} (variant {variant['id']})".strip()
+    title = str(variant["problem"].get("title") or index.get("title") or DEFAULT_TITLE)
+    heading = title if str(variant["id"]) in title else f"{title} (variant {variant['id']})"
     return {"score": sum(test["score"] for test in tests),
             "output": feedback_report(report, heading), "tests": tests}
+
+
+def _without_paths(message: str, root: Path) -> str:
+    """A message with the server's folders left out: a submitted file by its name."""
+    for folder in (root / "submission", root):
+        message = message.replace(f"{folder}{os.sep}", "")
+    return message
 
 
 def gradescope_main(root: Path) -> int:
@@ -352,7 +431,8 @@ def gradescope_main(root: Path) -> int:
     try:
         results = gradescope_results(root)
     except Exception as error:  # every failure must still reach the student
-        results = {"score": 0.0, "output": f"Not graded: {error}", "tests": []}
+        results = {"score": 0.0, "output": f"Not graded: {_without_paths(str(error), root)}",
+                   "tests": []}
     folder = root / "results"
     folder.mkdir(parents=True, exist_ok=True)
     write_file(folder / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
