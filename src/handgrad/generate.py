@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from handgrad.atomic import write_file
+from handgrad.atomic import ASIDE, hidden_folder, write_file, write_folder
 from handgrad.core import network, ops
 from handgrad.core.activations import ACTIVATIONS, OUTPUTS, Activation, ActivationName
 from handgrad.errors import HandgradError, did_you_mean
@@ -624,18 +623,17 @@ def write_class(
     it is written: an error or Ctrl-C leaves `folder` as it was. Returns the final paths."""
     check_out(folder, force)
     named, folder = folder, folder.expanduser().resolve()
+    names: list[str] = []
+
+    def write(staging: Path) -> None:
+        names.extend(_write_class_files(variants, roster, staging, output_format, digits))
+
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-    except OSError as error:
-        raise HandgradError(f"--out {named}: cannot write there ({error.strerror})") from None
-    try:
-        names = _write_class_files(variants, roster, staging, output_format, digits)
-        _move_into_place(staging, folder, names)
+        # the files are swapped, not the folder: the folder itself (its mode, a mount) stays
+        write_folder(folder, write, place=lambda staging: _move_into_place(staging, folder, names))
     except OSError as error:  # a rename refused, a disk full: nothing was left half done
         raise HandgradError(f"--out {named}: cannot write there ({error.strerror})") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return [folder / name for name in names]
 
 
@@ -740,17 +738,14 @@ def _compile_all(latex: dict[str, str], folder: Path) -> None:
         write_file(folder / name, pdf)
 
 
-def _move_into_place(staging: Path, folder: Path, names: list[str]) -> None:
+def _move_into_place(staging: Path, folder: Path, names: list[str]) -> Path:
     """Rename the staging folder to `folder` (one atomic step) when there is none; otherwise
     move the old files aside, the new ones in, and put the old back if anything fails."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; a class folder is shared
     if not folder.exists():
         os.rename(staging, folder)
-        return
+        return folder
     old = list(folder.iterdir())
-    aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.previous-", dir=folder.parent))
+    aside = hidden_folder(folder, ASIDE)
     moved_old: list[Path] = []
     moved_new: list[Path] = []
     try:
@@ -769,3 +764,5 @@ def _move_into_place(staging: Path, folder: Path, names: list[str]) -> None:
             aside.rmdir()  # only when every old file is back: never delete what was there
         raise
     shutil.rmtree(aside, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)  # emptied
+    return folder

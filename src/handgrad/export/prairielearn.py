@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
-from handgrad.atomic import write_file
+from handgrad.atomic import write_file, write_folder
 from handgrad.errors import HandgradError
 from handgrad.export import Variant
 from handgrad.export.vendor import vendored_files
@@ -228,22 +225,12 @@ def write(variants: list[Variant], output: Path) -> Path:
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
         raise HandgradError(f"-o {output}: the folder {parent} does not exist")
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private; the course is not
-    try:
+
+    def write_course(staging: Path) -> None:
         for name, content in files.items():
             path = staging / name
             path.parent.mkdir(parents=True, exist_ok=True)
             write_file(path, content)
-        if output.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{output.name}.old.", dir=parent))
-            os.replace(output, old / output.name)
-            os.replace(staging, output)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_folder(output, write_course, replace=lambda earlier: None)  # checked by the CLI
     return output

@@ -16,15 +16,14 @@ import contextlib
 import glob
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from handgrad.atomic import ASIDE, STAGING, FolderWriteError, write_folder
 from handgrad.errors import HandgradError
 from handgrad.train.files import excerpt
 
 RUN_FILES = ("model.npz", "run.json", "curves.png", "confusion.png")
-_STAGING, _ASIDE = ".run", ".old"  # suffixes of the hidden folders beside the destination
 
 
 def _is_run_file(entry: Path) -> bool:
@@ -86,47 +85,14 @@ def write_run_folder(
     if not numbered:
         check_run_folder(folder, force, option)
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.",
-                                        suffix=_STAGING, dir=parent))
-    except OSError as error:
-        raise HandgradError(f"{option} {folder}: cannot write in {parent}"
-                            f" ({error.strerror})") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private (0700)
-        write(staging)
-        _sync(staging)
-        if numbered:
-            folder = _rename_to_free(staging, folder)
-        else:
-            _commit(staging, folder, force, option)
-        _sync(parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return folder
-
-
-def _commit(staging: Path, folder: Path, force: bool, option: str) -> None:
-    """Rename `staging` to `folder`; an earlier run there is moved aside first, put back if the
-    rename fails, and deleted once the new run is in place."""
-    try:
-        os.rename(staging, folder)  # absent, or an empty folder, which rename replaces
-        return
-    except OSError as error:
-        if not folder.is_dir():
-            raise HandgradError(f"{option} {folder}: cannot write ({error.strerror})") from None
-    check_run_folder(folder, force, option)  # it may have been filled since the first check
-    aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", suffix=_ASIDE,
-                                  dir=folder.parent))
-    os.rename(folder, aside)  # replaces the empty folder mkdtemp made
-    try:
-        os.rename(staging, folder)
-    except BaseException:
-        os.rename(aside, folder)  # the earlier run back in place
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
+        return write_folder(
+            folder, write,
+            # it may have been filled since the first check
+            replace=lambda earlier: check_run_folder(earlier, force, option),
+            place=(lambda staging: _rename_to_free(staging, folder)) if numbered else None,
+        )
+    except FolderWriteError as error:
+        raise HandgradError(f"{option} {folder}: {error.reason}") from None
 
 
 def _rename_to_free(staging: Path, folder: Path) -> Path:
@@ -158,26 +124,14 @@ def _tidy(folder: Path) -> None:
     earlier run aside and renaming the new one in, put the earlier run back."""
     for entry in folder.parent.glob(f".{glob.escape(folder.name)}.*"):
         parts = entry.name[len(folder.name) + 2 :].split(".")
-        if len(parts) != 3 or not parts[0].isdigit() or f".{parts[2]}" not in (_STAGING, _ASIDE):
+        if len(parts) != 3 or not parts[0].isdigit() or f".{parts[2]}" not in (STAGING, ASIDE):
             continue  # not one of ours
         if int(parts[0]) == os.getpid() or _alive(int(parts[0])) or not entry.is_dir():
             continue
-        if f".{parts[2]}" == _ASIDE and not folder.exists():
+        if f".{parts[2]}" == ASIDE and not folder.exists():
             # on failure it stays where it is rather than deleted: the only copy of that run
             with contextlib.suppress(OSError):
                 os.rename(entry, folder)
             continue
         shutil.rmtree(entry, ignore_errors=True)
 
-
-def _sync(folder: Path) -> None:
-    """Flush a folder's entries to disk, so that a crash after the rename keeps the files."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):  # some file systems cannot sync a folder
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
