@@ -73,7 +73,7 @@ def mutated(draw: Any, original: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _run(capsys: Any, args: list[str]) -> tuple[int, str, str]:
+def run_in_process(capsys: Any, args: list[str]) -> tuple[int, str, str]:
     argv = sys.argv
     sys.argv = ["handgrad", *args]
     try:
@@ -116,21 +116,21 @@ FUZZ = settings(
 @given(document=mutated(SEED))
 def test_mutated_problem_files(tmp_path: Path, capsys: Any, document: dict[str, Any]) -> None:
     path = _write(tmp_path, document)
-    _assert_handled(*_run(capsys, ["solve", str(path), "-f", "json"]))
+    _assert_handled(*run_in_process(capsys, ["solve", str(path), "-f", "json"]))
 
 
 @FUZZ
 @given(document=mutated(SEED_ANSWER))
 def test_mutated_answers(tmp_path: Path, capsys: Any, document: dict[str, Any]) -> None:
     path = _write(tmp_path, document)
-    _assert_handled(*_run(capsys, ["grade", "homework3", str(path), "-f", "json"]))
+    _assert_handled(*run_in_process(capsys, ["grade", "homework3", str(path), "-f", "json"]))
 
 
 @FUZZ
 @given(document=VALUES)
 def test_arbitrary_documents_as_problems(tmp_path: Path, capsys: Any, document: Any) -> None:
     path = _write(tmp_path, document)
-    code, out, err = _run(capsys, ["solve", str(path)])
+    code, out, err = run_in_process(capsys, ["solve", str(path)])
     _assert_handled(code, out, err)
     assert code == 2 or isinstance(document, dict)
 
@@ -139,7 +139,7 @@ def test_arbitrary_documents_as_problems(tmp_path: Path, capsys: Any, document: 
 def test_broken_toml(tmp_path: Path, capsys: Any, text: str) -> None:
     path = tmp_path / "broken.toml"
     path.write_text(text, encoding="utf-8")
-    code, out, err = _run(capsys, ["solve", str(path)])
+    code, out, err = run_in_process(capsys, ["solve", str(path)])
     _assert_handled(code, out, err)
     assert code == 2
 

@@ -9,18 +9,17 @@ import io
 import json
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from handgrad import generate as generating
-from handgrad.cli import main
 from handgrad.errors import HandgradError
 from handgrad.generate import GenerateSettings, generate_class, hand_friendly, write_class
 from handgrad.grade import grade_file
 from handgrad.problem import load_problem, validate_problem
 from handgrad.roster import parse_roster
+from tests.test_fuzz import run_in_process
 from tests.test_grade import _cli
 
 JARGON = ("in_out", "out_in", "layout", "fused", "reduction", "fan_in", "fan_out",
@@ -286,16 +285,8 @@ def test_pdf_sheets_compile_and_carry_the_student(tmp_path):
 
 def handgrad_in_process(capsys, *args: str) -> tuple[int, str]:
     """The command line in this process (a subprocess costs half a second): status, stderr."""
-    argv = sys.argv
-    sys.argv = ["handgrad", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    finally:
-        sys.argv = argv
-    return code, capsys.readouterr().err
+    code, _, err = run_in_process(capsys, list(args))
+    return code, err
 
 
 def test_generate_roster_cli(tmp_path):
