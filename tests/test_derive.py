@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import functools
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import handgrad
+from handgrad import words
 from handgrad.core import ops
 from handgrad.derive import steps
 from handgrad.derive.steps import Derivation, derive
@@ -117,7 +119,7 @@ def test_recursion_is_stated_for_deep_networks() -> None:
     assert np.all([step.verified is not False for step in derivation.steps])
 
 
-def _unchecked(document: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Derivation:
+def _unchecked(document: dict[str, Any] | str, monkeypatch: pytest.MonkeyPatch) -> Derivation:
     """The derivation's text without sympy's verdicts, which the tests of the notes do not read."""
     monkeypatch.setattr(
         steps, "check_backward", lambda problem: collections.defaultdict(lambda: None)
@@ -241,3 +243,199 @@ def test_the_output_jacobian_reads_entry_by_entry(
     document = _problem([2, 2], output=output, loss={"kind": "squared_error"})
     step = next(s for s in _unchecked(document, monkeypatch).steps if s.quantity == "∂ŷ/∂z")
     assert step.index_form == index_form
+
+
+# ----------------------------------------------------------- the derivation in Problem 1's symbols
+
+SIZE_SYMBOLS = re.compile(r"[dqB]|n[₀-₉]*")
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _result_shape(step: steps.Step) -> str:
+    return step.shape.split(" → ")[-1]
+
+
+def _shapes(derivation: Derivation) -> dict[str, str]:
+    return {step.quantity: _result_shape(step) for step in derivation.steps if step.shape}
+
+
+def test_the_seed_s_shapes_are_in_d_n_q(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Problem 1 asks for a d-n-q network: W2 is n × q in the course's layout, never "3×3"."""
+    derivation = _unchecked("homework3", monkeypatch)
+    shapes = _shapes(derivation)
+    assert shapes["∂L/∂W2"] == "n × q" and shapes["∂L/∂W1"] == "d × n"
+    assert shapes["∂L/∂b2"] == "q" and shapes["∂L/∂b1"] == "n"
+    assert shapes["∂L/∂z"] == "q" and shapes["∂L/∂a1"] == "n" and shapes["∂L/∂h1"] == "n"
+    assert shapes["∂ŷ/∂z"] == "q × q"
+    by_name = {step.quantity: step for step in derivation.steps}
+    assert by_name["∂L/∂W2"].shape == "a1: n, ∂L/∂z: q → n × q"
+    assert (
+        by_name["∂L/∂W2"].shape_latex
+        == r"a_{1}\colon n,\ \partial L/\partial z\colon q \to n \times q"
+    )
+    assert by_name["∂L/∂a1"].shape == "W2: n × q, ∂L/∂z: q → n"
+    assert not any(char.isdigit() for step in derivation.steps for char in _result_shape(step))
+
+
+def test_shapes_follow_the_out_in_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    shapes = _shapes(_unchecked(_problem([2, 3, 3], layout="out_in"), monkeypatch))
+    assert shapes["∂L/∂W2"] == "q × n" and shapes["∂L/∂W1"] == "n × d"
+    assert shapes["∂L/∂b2"] == "q"
+
+
+def test_deeper_networks_number_the_hidden_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    derivation = _unchecked(_problem([2, 3, 4, 2, 3]), monkeypatch)
+    shapes = _shapes(derivation)
+    assert shapes["∂L/∂W1"] == "d × n₁" and shapes["∂L/∂W2"] == "n₁ × n₂"
+    assert shapes["∂L/∂W3"] == "n₂ × n₃" and shapes["∂L/∂W4"] == "n₃ × q"
+    assert shapes["∂L/∂a2"] == "n₂" and shapes["∂L/∂b3"] == "n₃"
+    step = next(s for s in derivation.steps if s.quantity == "∂L/∂W2")
+    assert step.shape_latex.endswith(r"n_{1} \times n_{2}")
+    assert "n " not in _result_shape(step) + " "  # no bare n once there are several
+
+
+def test_a_batch_s_rows_are_B(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are instances: ∂L/∂Z is B × q; ∂L/∂W sums the rows, so it keeps W's shape."""
+    derivation = _unchecked(_problem([2, 3, 3], batch=True), monkeypatch)
+    by_name = {step.quantity: step for step in derivation.steps}
+    assert _result_shape(by_name["∂L/∂Z"]) == "B × q"
+    assert _result_shape(by_name["∂L/∂H1"]) == "B × n"
+    assert by_name["∂L/∂W2"].shape == "A1: B × n, ∂L/∂Z: B × q → n × q"
+    assert by_name["∂L/∂W1"].shape == "X: B × d, ∂L/∂H1: B × n → d × n"
+    assert _result_shape(by_name["∂L/∂b1"]) == "n"
+    # the sum over the rows names the row b of each factor
+    assert by_name["∂L/∂W1"].index_form == "∂L/∂W1[i, j] = Σᵦ X[b, i] · ∂L/∂H1[b, j]"
+    assert by_name["∂L/∂b2"].index_form == "∂L/∂b2ⱼ = Σᵦ ∂L/∂Z[b, j]"
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_symbolic_shapes_give_the_instance_s_shapes(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each result shape, with the instance's sizes put in for d, n…, q, B, is the shape of the
+    array the solver records (an independent look at the sizes: the problem's own numbers)."""
+    problem = handgrad.load_problem(CASES[name])
+    derivation = _unchecked(CASES[name], monkeypatch)
+    layers = problem.architecture.layers
+    hidden = layers[1:-1]
+    sizes = {"d": layers[0], "q": layers[-1], "B": problem.batch_size}
+    if len(hidden) == 1:
+        sizes["n"] = hidden[0]
+    else:
+        sizes.update({"n" + str(k).translate(SUBSCRIPT): n for k, n in enumerate(hidden, 1)})
+    recorded = {
+        q.symbol.text: q.value
+        for q in handgrad.solve(problem).quantities
+        if q.section == "backward"
+    }
+    compared = 0
+    for step in derivation.steps:
+        if step.quantity not in recorded:
+            continue
+        dims = [sizes[symbol] for symbol in _result_shape(step).split(" × ")]
+        assert tuple(dims) == np.shape(recorded[step.quantity]), step.quantity
+        assert all(SIZE_SYMBOLS.fullmatch(part) for part in _result_shape(step).split(" × "))
+        compared += 1
+    assert compared >= 3 * problem.architecture.depth
+
+
+def test_the_instance_s_sizes_are_given_once_as_an_example(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from handgrad.render.derivation import render_derivation_markdown, render_derivation_text
+
+    seed = _unchecked("homework3", monkeypatch)
+    sizes = words.as_text(seed.sizes)
+    assert "d inputs, n hidden units, q outputs" in sizes
+    assert "(here d = 2, n = 3, q = 3)" in sizes
+    assert seed.to_dict()["sizes"] == sizes
+    markdown = render_derivation_markdown(seed)
+    assert markdown.count("$d = 2$") == 1 and "$n = 3$" in markdown
+    assert render_derivation_text(seed, width=300).count("here d = 2, n = 3, q = 3") == 1
+    deep = words.as_text(_unchecked(_problem([2, 3, 4, 2, 3], batch=True), monkeypatch).sizes)
+    assert "n₁, n₂ and n₃ units in hidden layers 1 to 3" in deep
+    assert "(here d = 2, n₁ = 3, n₂ = 4, n₃ = 2, q = 3, B = 2)" in deep
+    latex = [
+        part.latex
+        for part in words.sizes_convention(handgrad.load_problem(_problem([2, 3, 4, 3])))
+        if not isinstance(part, str)
+    ]
+    assert "n_{1} = 3" in latex and "n_{2} = 4" in latex
+
+
+def _collapse_note(derivation: Derivation) -> str:
+    return next(step.note for step in derivation.steps if step.quantity in ("∂L/∂z", "∂L/∂Z"))
+
+
+def test_the_collapse_note_gives_each_smoothing_convention_s_own_sum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uniform: Σ yˢ = (1 − ε) Σ y + ε for any distribution; others: (1 − ε) + ε (q − 1)/(q − 1)
+    for the one-hot targets it is made for."""
+    uniform = _collapse_note(
+        _unchecked(_problem([2, 3, 3], loss={"label_smoothing": 0.3}), monkeypatch)
+    )
+    others = _collapse_note(
+        _unchecked(
+            _problem([2, 3, 3], loss={"label_smoothing": 0.3, "smoothing": "others"}),
+            monkeypatch,
+        )
+    )
+    assert "Σᵢ yˢᵢ = (1 − ε) Σᵢ yᵢ + ε = 1 for any distribution y" in uniform
+    assert "(1 − y" not in uniform and "either" not in uniform
+    assert (
+        "Σᵢ yˢᵢ = (1 − ε) Σᵢ yᵢ + ε Σᵢ (1 − yᵢ)/(q − 1) = (1 − ε) + ε (q − 1)/(q − 1) = 1"
+        " for a one-hot y" in others
+    )
+    assert "(1 − ε) Σᵢ yᵢ + ε = 1" not in others and "either" not in others
+    # the sums as stated, evaluated here from the conventions' definitions
+    rng = np.random.default_rng(7)
+    eps, q = 0.3, 5
+    for y in (np.eye(q)[2], rng.dirichlet(np.ones(q))):
+        assert np.sum((1 - eps) * y + eps / q) == pytest.approx(1)
+        assert np.sum((1 - eps) * y + eps * (1 - y) / (q - 1)) == pytest.approx(1)
+
+
+def test_each_formula_shows_once_in_a_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Markdown: the index form as typeset math, then the matrix form; no plain-text copy."""
+    from handgrad.render.derivation import render_derivation_markdown, render_derivation_text
+
+    derivation = _unchecked("homework3", monkeypatch)
+    markdown = render_derivation_markdown(derivation)
+    assert "∂L/∂W2[i, j] = a1ᵢ · ∂L/∂zⱼ" not in markdown
+    index = r"\frac{\partial L}{\partial W_{2}[i,j]} = a_{1,i}\,\frac{\partial L}{\partial z_j}"
+    matrix = r"\frac{\partial L}{\partial W_{2}} = a_{1} \left(\frac{\partial L}{\partial z}\right)"
+    assert f"$$\n{index}\n$$\n\n$$\n{matrix}" in markdown
+    for step in derivation.steps:
+        assert step.index_form not in markdown, step.index_form
+        assert markdown.count(f"$$\n{step.index_latex}\n$$") == 1, step.index_latex
+    # the terminal keeps Unicode: the index form's line, then the matrix form's
+    text = render_derivation_text(derivation, width=300)
+    assert text.index("∂L/∂W2[i, j] = a1ᵢ · ∂L/∂zⱼ") < text.index("∂L/∂W2 = a1 (∂L/∂z)ᵀ")
+    assert text.count("x → h1 → a1 → z → ŷ → L") == 1
+
+
+@pytest.mark.parametrize(
+    ("activation", "index_latex"),
+    [
+        ("relu", r"\mathbf{1}[h_{1,i} > 0]"),
+        ("sigmoid", r"a_{1,i}(1 - a_{1,i})"),
+        ("tanh", r"(1 - a_{1,i}^2)"),
+    ],
+)
+def test_the_activation_step_s_index_form_is_typeset_entry_by_entry(
+    activation: str, index_latex: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    derivation = _unchecked(_problem([2, 2, 2], activation=activation), monkeypatch)
+    step = next(step for step in derivation.steps if step.quantity == "∂L/∂h1")
+    head = r"\frac{\partial L}{\partial h_{1,i}} = \frac{\partial L}{\partial a_{1,i}} \cdot "
+    assert step.index_latex == head + index_latex
+    assert r"\odot" not in step.index_latex and r"\odot" in step.latex
+
+
+def test_a_nonzero_relu_derivative_at_zero_shows_in_the_index_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    derivation = _unchecked(_problem([2, 2, 2], relu_grad_at_zero=0.5), monkeypatch)
+    step = next(step for step in derivation.steps if step.quantity == "∂L/∂h1")
+    assert step.index_form == "∂L/∂h1ᵢ = ∂L/∂a1ᵢ · (1[h1ᵢ > 0] + 0.5·1[h1ᵢ = 0])"

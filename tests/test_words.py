@@ -63,3 +63,28 @@ def test_squared_error_through_sigmoid_words_the_jacobian_step() -> None:
     solution = solve(load_problem("regression"))
     dz = next(q for q in solution.quantities if q.key == "dz")
     assert dz.formula.text == "∂L/∂ŷ ⊙ ŷ ⊙ (1 − ŷ)"
+
+
+def test_layer_symbols_name_the_sizes_as_problem_1_does() -> None:
+    from handgrad.words import layer_symbols
+
+    assert [s.text for s in layer_symbols([2, 3])] == ["d", "q"]
+    assert [s.text for s in layer_symbols([2, 3, 3])] == ["d", "n", "q"]
+    deep = layer_symbols([2] * 13)  # eleven hidden layers: two-digit subscripts
+    assert [s.text for s in deep[1:3]] == ["n₁", "n₂"] and deep[-2].text == "n₁₁"
+    assert deep[-2].latex == "n_{11}" and deep[-1].latex == "q"
+
+
+def test_the_activation_derivative_carries_the_problem_s_relu_convention() -> None:
+    problem = load_problem(
+        {
+            "network": {"layers": [2, 2, 2], "relu_grad_at_zero": 1},
+            "data": {"x": [1, 0], "label": 0},
+            "optimizer": {"learning_rate": 0.1},
+        }
+    )
+    from handgrad.notation import Math
+
+    derivative = Wording(problem).activation_derivative(Math("a", "a"), Math("h", "h"))
+    assert derivative.text == "(1[h > 0] + 1·1[h = 0])"
+    assert derivative.latex == r"(\mathbf{1}[h > 0] + 1\,\mathbf{1}[h = 0])"

@@ -92,6 +92,81 @@ def conventions(problem: Problem) -> list[str]:
     return said
 
 
+SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+# Why Σᵢ yˢᵢ = 1, for each smoothing convention: what lets ∂L/∂z collapse to ŷ − yˢ.
+SMOOTHING_SUMS = {
+    "uniform": "Σᵢ yˢᵢ = (1 − ε) Σᵢ yᵢ + ε = 1 for any distribution y, a one-hot y included"
+    " (Σᵢ yᵢ = 1, and the q terms ε/q add up to ε)",
+    "others": "Σᵢ yˢᵢ = (1 − ε) Σᵢ yᵢ + ε Σᵢ (1 − yᵢ)/(q − 1) = (1 − ε) + ε (q − 1)/(q − 1)"
+    " = 1 for a one-hot y, the targets this convention is made for (the true class gets"
+    " 1 − ε, each of the q − 1 others ε/(q − 1)); the same sum is 1 for any distribution y,"
+    " as Σᵢ (1 − yᵢ) = q − Σᵢ yᵢ = q − 1",
+}
+
+
+def layer_symbols(layers: tuple[int, ...] | list[int]) -> list[Math]:
+    """The layer sizes as Problem 1 names them: d, n, q for one hidden layer; d, n₁, n₂, …, q
+    for more; d, q for none."""
+    hidden = len(layers) - 2
+    if hidden == 1:
+        middle = [Math("n", "n")]
+    else:
+        middle = [
+            Math(f"n{str(k).translate(SUBSCRIPT_DIGITS)}", f"n_{{{k}}}")
+            for k in range(1, hidden + 1)
+        ]
+    return [Math("d", "d"), *middle, Math("q", "q")]
+
+
+def sizes_convention(problem: Problem) -> list[str | Math]:
+    """What the size symbols d, n (n₁, n₂, …), q and B stand for, with this instance's sizes
+    once as the example; prose as str, each symbol or equation as Math (`as_text` joins them)."""
+    layers = problem.architecture.layers
+    symbols = layer_symbols(layers)
+    hidden = symbols[1:-1]
+    parts: list[str | Math] = [symbols[0], " inputs, "]
+    if len(hidden) == 1:
+        parts += [hidden[0], " hidden units, "]
+    elif hidden:
+        for k, symbol in enumerate(hidden):
+            parts += [
+                symbol,
+                " and " if k == len(hidden) - 2 else ", " if k < len(hidden) - 2 else " ",
+            ]
+        layers_named = "1 and 2" if len(hidden) == 2 else f"1 to {len(hidden)}"
+        parts.append(f"units in hidden layers {layers_named}, ")
+    parts += [symbols[-1], " outputs"]
+    every = list(symbols)
+    values = [
+        Math(f"{symbol.text} = {size}", f"{symbol.latex} = {size}")
+        for symbol, size in zip(symbols, layers, strict=True)
+    ]
+    if problem.batched:
+        batch = Math("B", "B")
+        parts += [
+            "; a batch of ",
+            batch,
+            " instances, one per row (",
+            Math("X: B × d", r"X\colon B \times d"),
+            ")",
+        ]
+        every.append(batch)
+        values.append(Math(f"B = {problem.batch_size}", f"B = {problem.batch_size}"))
+    parts.append(". The derivation holds for any ")
+    for k, symbol in enumerate(every):
+        parts += [symbol, ", " if k < len(every) - 1 else ""]
+    parts.append(" (here ")
+    for k, value in enumerate(values):
+        parts += [value, ", " if k < len(values) - 1 else ")."]
+    return [part for part in parts if part != ""]
+
+
+def as_text(parts: list[str | Math]) -> str:
+    """Prose with Math parts, as plain Unicode."""
+    return "".join(part if isinstance(part, str) else part.text for part in parts)
+
+
 def kinks(problem: Problem, fwd: network.ForwardPass) -> list[Kink]:
     hidden = problem.architecture.hidden
     if not hidden.rule.piecewise_linear:
@@ -299,22 +374,24 @@ class Wording:
 
     def activation_backward(self, a: Math, h: Math) -> Math:
         """∂L/∂a ⊙ f′(h), f′ written as the table writes it."""
+        if self.arch.hidden.rule.name == "identity":
+            return grad(a)
+        return grad(a) + ODOT + self.activation_derivative(a, h)
+
+    def activation_derivative(self, a: Math, h: Math) -> Math:
+        """f′(h) as the table writes it (from h or from a = f(h)), with this problem's f′(0)."""
         hidden = self.arch.hidden
         rule = hidden.rule
-        if rule.name == "identity":
-            return grad(a)
         if rule.name == "relu" and hidden.relu_grad_at_zero:
             at_zero = hidden.relu_grad_at_zero
-            derivative = Math(
+            return Math(
                 f"(1[{h.text} > 0] + {at_zero:g}·1[{h.text} = 0])",
                 rf"(\mathbf{{1}}[{h.latex} > 0] + {at_zero:g}\,\mathbf{{1}}[{h.latex} = 0])",
             )
-        else:
-            derivative = Math(
-                rule.derivative_text.format(h=h.text, a=a.text),
-                rule.derivative_latex.format(h=h.latex, a=a.latex),
-            )
-        return grad(a) + ODOT + derivative
+        return Math(
+            rule.derivative_text.format(h=h.text, a=a.text),
+            rule.derivative_latex.format(h=h.latex, a=a.latex),
+        )
 
     def activation_note(self) -> str:
         hidden = self.arch.hidden

@@ -161,6 +161,7 @@ class OutputRule:
     backward_text: str = "{dyhat}"  # ∂L/∂z from ∂L/∂ŷ, placeholders {yhat} and {dyhat}
     backward_latex: str = "{dyhat}"
     backward_note: str = ""
+    jacobian_matrix_latex: str = ""  # the whole Jacobian in LaTeX (jacobian_matrix's spelling)
 
 
 def _softmax_backward(xp: Any, dyhat: Array, yhat: Array) -> Array:
@@ -177,6 +178,8 @@ OUTPUTS: dict[str, OutputRule] = {
         r"{yhat} \odot \left({dyhat} - \operatorname{{rowsum}}"
         r"\left({yhat} \odot {dyhat}\right)\right)",
         "the softmax Jacobian ∂ŷᵢ/∂zⱼ = ŷᵢ(δᵢⱼ − ŷⱼ) applied to ∂L/∂ŷ",
+        jacobian_matrix_latex=r"\frac{\partial \hat{y}}{\partial z} = "
+        r"\operatorname{diag}(\hat{y}) - \hat{y}\hat{y}^{\top}",
     ),
     "sigmoid": OutputRule(
         "sigmoid", sigmoid, lambda xp, dyhat, yhat: dyhat * yhat * (1 - yhat),
@@ -184,11 +187,14 @@ OUTPUTS: dict[str, OutputRule] = {
         "∂ŷᵢ/∂zⱼ = δᵢⱼ ŷᵢ(1 − ŷᵢ)", "∂ŷ/∂z = diag(ŷ ⊙ (1 − ŷ))",
         r"\frac{\partial \hat{y}_i}{\partial z_j} = \delta_{ij}\hat{y}_i(1-\hat{y}_i)",
         "{dyhat} ⊙ {yhat} ⊙ (1 − {yhat})", r"{dyhat} \odot {yhat} \odot (1 - {yhat})",
+        jacobian_matrix_latex=r"\frac{\partial \hat{y}}{\partial z} = "
+        r"\operatorname{diag}(\hat{y} \odot (1 - \hat{y}))",
     ),
     "identity": OutputRule(
         "identity", lambda xp, z: z, lambda xp, dyhat, yhat: dyhat,
         "", "", "identity",
         "∂ŷᵢ/∂zⱼ = δᵢⱼ", "∂ŷ/∂z = I", r"\frac{\partial \hat{y}_i}{\partial z_j} = \delta_{ij}",
+        jacobian_matrix_latex=r"\frac{\partial \hat{y}}{\partial z} = I",
     ),
 }
 

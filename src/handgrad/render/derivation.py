@@ -12,16 +12,20 @@ from rich.text import Text
 
 from handgrad.derive.steps import Derivation
 from handgrad.derive.symbolic import POINTS, TOLERANCE_DIGITS
+from handgrad.notation import Math
 from handgrad.render.document import (
     Block,
     Bold,
     Bullets,
     DisplayMath,
     Heading,
+    Inline,
+    InlineMath,
     Note,
     Paragraph,
 )
 from handgrad.text import shown
+from handgrad.words import as_text
 
 MARKS = {True: "✓", False: "✗", None: "·"}
 SUMMARY = (
@@ -30,11 +34,25 @@ SUMMARY = (
 )
 
 
+READING = (
+    "Each step gives the index form (one entry; i and j index entries), then the matrix form in"
+    " the problem's layout. Shapes are in the size symbols, so each formula holds for any sizes;"
+    " where a shape lists the factors' shapes, the result's follows the arrow."
+)
+
+
+def _inline(parts: list[str | Math]) -> tuple[Inline, ...]:
+    """Prose as text, each symbol and equation as inline math."""
+    return tuple(part if isinstance(part, str) else InlineMath(part.latex) for part in parts)
+
+
 def derivation_blocks(derivation: Derivation) -> list[Block]:
     blocks: list[Block] = [
         Heading(f"Derivation of the gradients: {derivation.problem.name}", 1),
+        Paragraph((Bold("Sizes"), ": ", *_inline(derivation.sizes))),
         Paragraph((Bold("Conventions"),)),
         Bullets(derivation.conventions),
+        Paragraph((READING,)),
     ]
     for number, step in enumerate(derivation.steps, start=1):
         blocks.append(
@@ -42,12 +60,14 @@ def derivation_blocks(derivation: Derivation) -> list[Block]:
                 (
                     Bold(f"{number}. {step.quantity}"),
                     f"  {MARKS[step.verified]}",
-                    f" · shape {step.shape}" if step.shape else "",
+                    " · shape " if step.shape else "",
+                    *((InlineMath(step.shape_latex),) if step.shape else ()),
                 )
             )
         )
-        blocks.append(Paragraph((step.index_form,)))
-        if step.quantity != "dependencies":
+        # each formula once, typeset: the index form, then the matrix form where it differs
+        blocks.append(DisplayMath(step.index_latex))
+        if step.latex != step.index_latex:
             blocks.append(DisplayMath(step.latex))
         if step.note:
             blocks.append(Note(step.note))
@@ -79,6 +99,7 @@ def render_derivation_text(derivation: Derivation, width: int = 100) -> str:
         )
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
+    console.print(Text("Sizes: " + as_text(derivation.sizes)))
     console.print(Text("Conventions: " + "; ".join(derivation.conventions)))
     console.print(table)
     console.print(Text(SUMMARY))
