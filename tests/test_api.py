@@ -115,3 +115,30 @@ def test_a_kink_is_flagged_with_its_convention() -> None:
     assert kink.convention == "ReLU′(0) = 0.5"
     # the convention is what the backward pass used: ∂L/∂h1[0] = 0.5 · ∂L/∂a1[0]
     assert solution.backward["dh1"][0] == pytest.approx(0.5 * solution.backward["da1"][0])
+
+
+def test_the_playgrounds_answer_carries_f_prime_of_each_hidden_layer() -> None:
+    """The page's tooltip shows f′(h) at a unit (∂L/∂h = ∂L/∂a ⊙ f′(h)); the server sends it,
+    from the core's activation table. Worked here from the solution's h and a, by hand."""
+    pytest.importorskip("fastapi")
+    from handgrad.serve.api import interactive_problem, solve_payload
+
+    document = {"network": {"layers": [2, 3, 2], "activation": "sigmoid", "seed": 4},
+                "data": {"x": [[0.5, -1.0], [2.0, 0.25]], "label": [0, 1]},
+                "optimizer": {"learning_rate": 0.1}}
+    answer = solve_payload(interactive_problem(document))
+    values = {q["key"]: q["value"] for q in answer["quantities"] if q["section"] == "forward"}
+    a = np.asarray(values["a1"])
+    assert a.shape == (2, 3)  # one row per instance, as the page reads h1
+    sigmoid = answer["derivatives"]["h1"]
+    assert (sigmoid["name"], sigmoid["name_latex"]) == ("σ′", r"\sigma'")
+    np.testing.assert_allclose(sigmoid["value"], a * (1 - a), rtol=1e-12)
+
+    document["network"]["activation"] = "relu"
+    answer = solve_payload(interactive_problem(document))
+    h = np.asarray(next(q["value"] for q in answer["quantities"] if q["key"] == "h1"))
+    relu = answer["derivatives"]["h1"]
+    assert relu["name"] == "ReLU′"
+    assert relu["value"] == np.where(h > 0, 1.0, 0.0).tolist()
+    flat = {**document, "network": {"layers": [2, 2], "seed": 4}}
+    assert solve_payload(interactive_problem(flat))["derivatives"] == {}  # no hidden layer

@@ -111,9 +111,9 @@ def test_the_page_shows_the_command_lines_values(page, tmp_path):
     for section in ("forward", "backward", "update"):
         for key, value in cli[section].items():
             assert shown[(section, key)] == value, (section, key)  # JSON floats round-trip
-    # the drawing carries the same numbers, rounded for the eye
+    # the drawing carries the same numbers, to the command line's 6 digits
     assert page.text_content("#net .node.layer1[data-k='1'] .value") == "2"
-    assert page.text_content("#net .node.layer2[data-k='2'] .value") == "0.721"
+    assert page.text_content("#net .node.layer2[data-k='2'] .value") == "0.721399"
     katex = page.text_content(".quantity[data-key='h1']")
     assert "−13" in katex or "-13" in katex
 
@@ -263,7 +263,7 @@ def test_the_answer_form_fits_a_phone(browser, server):
 
 def test_backward_view_hover_and_keyboard(page):
     page.check("input[value=backward]")
-    assert page.text_content("#net .node.layer2[data-k='0'] .name") == "∂z1"
+    assert page.text_content("#net .node.layer2[data-k='0'] .name") == "∂z[1]"
     page.hover("#net .node.layer1[data-k='1']")
     tooltip = page.locator("#tooltip")
     tooltip.wait_for(state="visible")
@@ -370,3 +370,210 @@ def test_reset_during_play_is_not_undone_by_a_step_in_flight(browser):
         assert "after 0 steps" in page.text_content("#loss-now")
         assert page.get_attribute("#play", "aria-pressed") == "false"
         page.close()
+
+
+# --- the playground's polish (issue 14): what a test can see --------------------------------
+
+WIDE = {"title": "Wide and tiny", "network": {"layers": [2, 12, 3], "seed": 1},
+        "data": {"x": [0.000245, -0.416], "label": 0}, "optimizer": {"learning_rate": 0.1}}
+
+
+def _open(browser, server, width, height, document=None):
+    """A page at the given viewport, on `document` (default: the seed) carried in the URL."""
+    opened = browser.new_page(viewport={"width": width, "height": height})
+    opened.goto(server + ("#p=" + encode_state(document) if document else ""))
+    opened.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    return opened
+
+
+def _cli_digits() -> int:
+    """The command line's default number of significant digits (`handgrad solve --digits`)."""
+    from handgrad.cli.solving import solve
+
+    return next(p.default for p in solve.params if p.name == "digits")
+
+
+def _cli_number(value) -> str:
+    """A number as `handgrad solve` writes it by default."""
+    from handgrad.render.numbers import format_number
+
+    return format_number(value, _cli_digits())
+
+
+@pytest.mark.parametrize("width,height", [(1400, 900), (390, 844)])
+def test_no_formula_scrolls_up_and_down(browser, server, width, height):
+    for document in (None, WIDE):
+        opened = _open(browser, server, width, height, document)
+        boxes = opened.eval_on_selector_all(".quantity", """els => els.map(e => ({
+            key: e.dataset.key, overflowY: getComputedStyle(e).overflowY,
+            overflowX: getComputedStyle(e).overflowX,
+            scrollHeight: e.scrollHeight, clientHeight: e.clientHeight,
+            scrollWidth: e.scrollWidth, clientWidth: e.clientWidth}))""")
+        assert len(boxes) > 10
+        for box in boxes:
+            # no vertical scrollbar, and nothing cut off for want of one
+            assert box["overflowY"] not in ("auto", "scroll"), box
+            assert box["scrollHeight"] <= box["clientHeight"], box
+            assert box["overflowX"] == "auto", box  # a wide formula may scroll sideways
+        if document is WIDE and width == 390:
+            # W2 (12×3) fits, the 12 columns of ∂L/∂W1 do not: that one scrolls, sideways only
+            assert any(b["scrollWidth"] > b["clientWidth"] for b in boxes), boxes
+        assert opened.evaluate("document.documentElement.scrollWidth") <= width
+        opened.close()
+
+
+def _labels_outside_their_circles(page):
+    """Each neuron label (its name, its value) whose box is not inside its circle."""
+    return page.eval_on_selector_all("#net .node", """nodes => nodes.flatMap(g => {
+        const c = g.querySelector("circle");
+        const cx = +c.getAttribute("cx"), cy = +c.getAttribute("cy"), r = +c.getAttribute("r");
+        return [...g.querySelectorAll("text.name, text.value")].filter(t => {
+            const b = t.getBBox();
+            return ![[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height],
+                     [b.x + b.width, b.y + b.height]]
+                .every(([x, y]) => Math.hypot(x - cx, y - cy) <= r);
+        }).map(t => `${g.dataset.layer}/${g.dataset.k} ${t.textContent}`);
+    })""")
+
+
+@pytest.mark.parametrize("width,height", [(1400, 900), (390, 844)])
+def test_every_neuron_label_stays_inside_its_circle(browser, server, tmp_path, width, height):
+    cli = _solve_cli(WIDE, tmp_path)
+    opened = _open(browser, server, width, height, WIDE)
+    for view in ("forward", "backward"):
+        opened.check(f"input[value={view}]")
+        assert opened.locator("#net .node text.value").count() == 17
+        assert _labels_outside_their_circles(opened) == []
+    # 0.000245 and −0.416 (the issue's) are in full; a longer value is rounded to fit, and the
+    # full value, as the command line writes it, is the tooltip's
+    opened.check("input[value=forward]")
+    assert opened.text_content("#net .node.layer0[data-k='0'] .value") == "0.000245"
+    assert opened.text_content("#net .node.layer0[data-k='1'] .value") == "-0.416"
+    for k, value in enumerate(cli["forward"]["yhat"]):
+        node = f"#net .node.layer2[data-k='{k}']"
+        full = _cli_number(value)
+        assert opened.get_attribute(f"{node} .value", "data-full") == full
+        shown = opened.text_content(f"{node} .value")
+        assert full.startswith(shown.rstrip("0123456789")) and len(shown) <= len(full)
+        assert abs(float(shown) - value) <= 0.5 * 10 ** -(len(shown.split(".")[-1]))
+        opened.focus(node)
+        assert f"ŷ[{k + 1}] = {full}" in _tip_lines(opened)[1]
+    opened.close()
+
+
+def test_one_digits_setting_the_command_lines(page, tmp_path):
+    digits = _cli_digits()
+    assert digits == 6
+    cli = _solve_cli(SEED, tmp_path)
+    assert f"{digits} significant digits" in page.text_content("#digits-note")
+    yhat = [_cli_number(v) for v in cli["forward"]["yhat"]]  # 0.265388, 0.0132129, 0.721399
+    assert yhat[0] == "0.265388"
+    panel = page.text_content(".quantity[data-key='yhat'] .katex-mathml")  # KaTeX's own text
+    drawing = [page.text_content(f"#net .node.layer2[data-k='{k}'] .value") for k in range(3)]
+    for k, text in enumerate(yhat):
+        assert text in panel
+        page.focus(f"#net .node.layer2[data-k='{k}']")
+        assert _tip_lines(page)[1].endswith(f"ŷ[{k + 1}] = {text}")
+    assert drawing[0] == yhat[0] and drawing[2] == yhat[2]  # these fit their circles
+    before, after = (_cli_number(v) for v in (cli["history"][0], cli["history"][-1]))
+    assert (before, after) == ("1.52656", "1.21695")
+    assert f"L = {before}; after it L = {after}" in page.text_content("#panel-solution")
+    assert after in page.text_content(".quantity[data-section='update'][data-key='loss']")
+    assert page.text_content("#loss-now").startswith(f"L = {before} ")
+
+
+def _colour(page, css_colour):
+    """A CSS colour as the browser computes it (rgb(...))."""
+    return page.evaluate("""c => { const s = document.createElement("span"); s.style.color = c;
+        document.body.append(s); const v = getComputedStyle(s).color; s.remove(); return v; }""",
+                         css_colour)
+
+
+def test_a_step_flashes_the_changed_edges_in_a_colour_of_their_own(page):
+    # hold each flash at its first frame, so that its colour can be read
+    page.evaluate("""() => { const s = new CSSStyleSheet();
+        s.replaceSync("#net .changed { animation-play-state: paused !important; }");
+        document.adoptedStyleSheets = [s]; }""")
+    page.click("#step")
+    page.wait_for_selector("#net .edge.changed", state="attached")
+    flashed = page.eval_on_selector_all(
+        "#net .edge.changed", "els => [...new Set(els.map(e => getComputedStyle(e).stroke))]")
+    negative = _colour(page, "var(--neg)")
+    positive = _colour(page, "var(--pos)")
+    assert negative == page.eval_on_selector(".legend .neg", "e => getComputedStyle(e).color")
+    assert len(flashed) == 1 and flashed[0] not in (negative, positive), (flashed, negative)
+    # the legend says which colour it is
+    assert flashed[0] == page.eval_on_selector(".legend .changed-key",
+                                               "e => getComputedStyle(e).color")
+
+
+def test_the_empty_loss_plot_labels_its_axis_once_and_readably(browser, server):
+    phone = _open(browser, server, 390, 844)
+    ticks = phone.eval_on_selector_all("#loss-curve text.tick", """els => els.map(e => ({
+        text: e.textContent, height: e.getBoundingClientRect().height}))""")
+    assert [t["text"] for t in ticks] == ["1.52656"]  # once, not "1.527" at both ends
+    assert all(t["height"] >= 11 for t in ticks), ticks  # 12 px text, as on a desk
+    assert phone.locator("#loss-curve circle.now").count() == 1  # the loss now, a dot
+    phone.click("#step")
+    phone.wait_for_function("() => document.querySelectorAll('#loss-curve text.tick')"
+                            ".length === 2")
+    assert phone.eval_on_selector_all("#loss-curve text.tick", "els => els.map(e => e.textContent)"
+                                      ) == ["1.52656", "1.21695"]
+    phone.close()
+
+
+def _picked(page):
+    return page.eval_on_selector("#examples", "s => s.options[s.selectedIndex].textContent")
+
+
+def test_the_example_picker_names_the_problem_loaded(page):
+    assert _picked(page) == SEED["title"]  # not "choose…" while the seed is loaded
+    page.click("#step")
+    page.wait_for_function("() => document.querySelector('#loss-now').textContent"
+                           ".includes('after 1 step')")
+    assert _picked(page) == f"{SEED['title']} (edited or stepped)"
+    page.click("#reset")
+    page.wait_for_function("() => document.querySelector('#loss-now').textContent"
+                           ".includes('after 0 steps')")
+    assert _picked(page) == SEED["title"]
+    _load_example(page, "Two hidden layers, a batch of three", [3, 4, 3, 2])
+    assert _picked(page) == "Two hidden layers, a batch of three"
+
+
+def test_the_grader_says_whether_the_tolerance_or_the_decimals_apply(page, tmp_path):
+    page.click("#tab-grade")
+    assert page.is_enabled("#rtol") and page.is_disabled("#decimals")
+    assert "The decimals box does not apply" in page.text_content("#tolerance-help")
+    page.check("input[name=compare][value=decimals]")
+    assert page.is_disabled("#rtol") and page.is_enabled("#decimals")
+    assert "The relative tolerance does not apply" in page.text_content("#tolerance-help")
+    page.fill("#decimals", "2")
+    assert "rounded to 2 decimals" in page.text_content("#tolerance-help")
+    page.fill("#answer", "[forward]\nz = [0, -3, 1]\n")
+    page.click("#grade")
+    page.wait_for_selector("#grade-summary")
+    assert "answers rounded to 2 decimals" in page.text_content("#grade-summary")  # the server's
+    page.check("input[name=compare][value=rtol]")
+    page.click("#grade")
+    page.wait_for_function("() => document.querySelector('#grade-summary')"
+                           "?.textContent.includes('relative tolerance 0.001')")
+    assert "rounded to 2 decimals" not in page.text_content("#grade-summary")
+
+
+def test_the_tooltip_names_the_entry_and_evaluates_the_derivative(browser, server, tmp_path):
+    sigmoid = json.loads(json.dumps(SEED))
+    sigmoid["network"]["activation"] = "sigmoid"
+    cli = _solve_cli(sigmoid, tmp_path)
+    opened = _open(browser, server, 1400, 900, sigmoid)
+    assert opened.get_attribute("#net .node.layer1[data-k='1'] .name", "data-text") == "a1[2]"
+    opened.check("input[value=backward]")
+    opened.focus("#net .node.layer1[data-k='1']")
+    h, a = cli["forward"]["h1"][1], cli["forward"]["a1"][1]
+    slope = a * (1 - a)  # σ′(h) = σ(h)(1 − σ(h)), worked here from the CLI's a
+    lines = _tip_lines(opened)
+    assert lines[1] == f"σ′(h1[2]) = σ′({_cli_number(h)}) = {_cli_number(slope)}", lines
+    assert lines[2].endswith(f"∂L/∂h1[2] = {_cli_number(cli['backward']['dh1'][1])}")
+    typeset = opened.eval_on_selector_all(  # the LaTeX KaTeX typeset for the reader
+        "#tooltip annotation", "els => els.map(e => e.textContent)")
+    assert any(tex.startswith(r"\sigma'\!\left(h_{1}[2]\right) = \sigma'(") for tex in typeset)
+    opened.close()

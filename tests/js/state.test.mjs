@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import {
-  clone, createState, decodeState, encodeState, fragmentState, setPath,
+  canonical, clone, createState, decodeState, encodeState, exampleOf, fragmentState, pickerChoice,
+  setPath,
 } from "../../src/handgrad/serve/static/state.mjs";
 
 test("the URL fragment reads what the server's encode_state writes", () => {
@@ -39,4 +40,25 @@ test("setPath makes the tables on its way; clone copies deeply", () => {
   setPath(copy, ["loss", "label_smoothing"], 0.1);
   assert.deepEqual(copy, { data: { x: [1, 5] }, loss: { label_smoothing: 0.1 } });
   assert.deepEqual(doc, { data: { x: [1, 2] } });
+});
+
+test("the example picker shows the example loaded, until it is edited or stepped", () => {
+  const seed = { title: "Homework 3, Problem 2", network: { layers: [2, 3, 3] } };
+  const examples = [{ title: seed.title, problem: seed },
+    { title: "Two hidden layers", problem: { network: { layers: [3, 4, 3, 2] } } }];
+  // the start problem is the seed, keys in another order: it is the first example
+  assert.equal(exampleOf(examples, { network: { layers: [2, 3, 3] }, title: seed.title }), 0);
+  assert.equal(exampleOf(examples, { network: { layers: [2, 3] } }), null);
+  assert.equal(canonical({ b: 1, a: [{ d: 2, c: 3 }] }), '{"a":[{"c":3,"d":2}],"b":1}');
+  // solved, the seed's document has its defaults filled in: that is what is compared after
+  const solved = { ...seed, loss: { reduction: "mean" } };
+  const origin = { index: 0, label: "", doc: canonical(solved) };
+  assert.deepEqual(pickerChoice(origin, examples, solved),
+    { value: "0", label: "Homework 3, Problem 2" });  // not "choose…"
+  const stepped = { ...solved, params: { W1: [[1]] } };
+  assert.deepEqual(pickerChoice(origin, examples, stepped),
+    { value: "", label: "Homework 3, Problem 2 (edited or stepped)" });
+  assert.deepEqual(pickerChoice({ index: null, label: "problem from the link", doc: "{}" },
+    examples, solved), { value: "", label: "problem from the link" });
+  assert.equal(createState().origin, null);
 });

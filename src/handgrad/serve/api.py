@@ -469,7 +469,29 @@ def solve_payload(problem: Problem) -> dict[str, Any]:
         "solution": solution_to_dict(solution),
         "quantities": quantities,
         "batched": problem.batched,
+        "derivatives": _derivatives(problem, quantities),
     }
+
+
+def _derivatives(problem: Problem, quantities: list[dict[str, Any]]) -> dict[str, Any]:
+    """f′(h) of each hidden layer, entry by entry (the factor in ∂L/∂h = ∂L/∂a ⊙ f′(h)), from
+    the core's activation table at the solution's h and a: the page's tooltip shows it
+    evaluated at a unit ("ReLU′(2) = 1") and never computes it."""
+    from handgrad.core import ops
+
+    act = problem.architecture.hidden
+    rule = act.rule
+    values = {q["key"]: q["value"] for q in quantities if q["section"] == "forward"}
+    found = {}
+    for layer in range(1, problem.architecture.depth):
+        h = np.asarray(values[f"h{layer}"], dtype=float)
+        a = np.asarray(values[f"a{layer}"], dtype=float)
+        found[f"h{layer}"] = {
+            "name": f"{rule.text or 'f'}′",
+            "name_latex": f"{rule.latex or 'f'}'",
+            "value": plain(ops.activation_derivative(ops.ActivationCache(h, a), act)),
+        }
+    return found
 
 
 def _editable_document(problem: Problem, params: network.Params | None = None) -> dict[str, Any]:

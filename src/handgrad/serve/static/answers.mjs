@@ -15,11 +15,31 @@ export function answerTemplate(quantities) {
   return lines.join("\n");
 }
 
-// The /api/grade request: an empty decimals box means "by relative tolerance".
-export function gradeRequest(problem, answerText, rtolText, decimalsText) {
+// The /api/grade request. `by` says which of the two applies: "rtol" (the relative tolerance,
+// with the rounding each value shows allowed for, as `handgrad grade` by default) or
+// "decimals" (every value taken as rounded to K decimals; the relative tolerance is dropped).
+export function gradeRequest(problem, answerText, rtolText, decimalsText, by = "rtol") {
   const body = { problem, answer_text: answerText, rtol: Number(rtolText) || 0.001 };
-  if (decimalsText.trim() !== "") body.decimals = Number(decimalsText.trim());
+  if (by === "decimals" && String(decimalsText).trim() !== "") {
+    body.decimals = Number(String(decimalsText).trim());
+  }
   return body;
+}
+
+// The sentence under the choice: what the grader will do with it.
+export function toleranceHelp(by, rtolText, decimalsText) {
+  if (by === "decimals") {
+    const k = String(decimalsText).trim() || "K";
+    const place = { 0: "units place", 1: "first decimal", 2: "second decimal",
+      3: "third decimal" }[k] || `${k}th decimal`;
+    return `Every value is taken as rounded to ${k} decimal${k === "1" ? "" : "s"}: it may `
+      + `differ by ½ in the ${place}, carried through the formulas. `
+      + "The relative tolerance does not apply.";
+  }
+  const rtol = Number(rtolText) || 0.001;
+  return `Each value may differ by ${rtol} of its size, plus ½ in the last decimal it shows `
+    + "(carried through the formulas), as handgrad grade does by default. "
+    + "The decimals box does not apply.";
 }
 
 export function summaryLine(report) {

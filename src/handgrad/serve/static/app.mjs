@@ -10,11 +10,28 @@ import { drawAnswerForm, setupGrading } from "./grading.mjs";
 import { applyHighlights, drawNetwork } from "./network.mjs";
 import { batchSize } from "./quantities.mjs";
 import { drawSolution } from "./solution.mjs";
-import { clone, createState, decodeState, encodeState, fragmentState } from "./state.mjs";
+import {
+  canonical, clone, createState, decodeState, encodeState, exampleOf, fragmentState, pickerChoice,
+} from "./state.mjs";
 import { drawLossCurve, startPlaying, stopPlaying, takeSteps } from "./stepping.mjs";
 import { summary } from "./tooltips.mjs";
 
 const state = createState();
+let examples = [];  // the server's built-in examples, for the picker
+
+// Where the problem came from (an example's index, or null and a label): the picker shows it.
+function setOrigin(index, label = "") {
+  state.origin = { index, label, doc: null };
+}
+
+function showPicker() {
+  const picker = $("examples");
+  if (!picker.options.length) return;
+  const choice = pickerChoice(state.origin, examples, state.problem);
+  picker.options[0].textContent = choice.label;
+  picker.options[0].hidden = choice.value !== "";
+  picker.value = choice.value;
+}
 
 // What the Edit panel may do to the problem.
 const editing = {
@@ -34,6 +51,7 @@ async function solve(doc, { keepLosses = false } = {}) {
   const result = await api("/api/solve", { problem: doc });
   state.problem = result.document;
   state.result = result;
+  if (state.origin && state.origin.doc === null) state.origin.doc = canonical(state.problem);
   state.wrongKey = null;  // a grade belongs to the problem it was given for
   $("grade-result").replaceChildren();
   if (!keepLosses) state.losses = [result.solution.history[0]];
@@ -46,6 +64,7 @@ async function solve(doc, { keepLosses = false } = {}) {
 
 function render() {
   $("summary").textContent = summary(state.result);
+  showPicker();
   const instances = batchSize(state.result);
   $("instance-label").hidden = instances <= 1;
   $("instance").replaceChildren(...Array.from({ length: instances }, (_, i) =>
@@ -132,6 +151,7 @@ function setupControls() {
       const current = state.problem.network.layers;
       const layers = current.length <= 4 && Math.max(...current) <= 8 ? current : [2, 3, 3];
       const made = await api("/api/generate", { seed, layers });
+      setOrigin(null, `new variant (seed ${seed})`);
       state.start = made.problem; await solve(made.problem);
     } catch (e) { showError(e.message); }
   });
@@ -141,16 +161,18 @@ async function main() {
   setupControls();
   const encoded = fragmentState(location.hash);
   // the three start-up questions at once; the first solution is drawn as soon as it can be
-  const [examples, capabilities, started] = await Promise.all([
+  let capabilities; let started;
+  [examples, capabilities, started] = await Promise.all([
     api("/api/examples"), api("/api/capabilities"),
     location.hash.startsWith("#p=") ? Promise.resolve(null) : api("/api/start"),
   ]);
   const picker = $("examples");
-  picker.append(el("option", { value: "" }, "choose…"));
+  picker.append(el("option", { value: "" }, "choose an example…"));
   examples.forEach((ex, i) => picker.append(el("option", { value: i }, ex.title)));
   picker.addEventListener("change", () => {
     if (picker.value === "") return;
     const doc = examples[Number(picker.value)].problem;
+    setOrigin(Number(picker.value));
     state.start = doc; state.instance = 0;
     restart(doc);
   });
@@ -163,11 +185,13 @@ async function main() {
       showError("the link's problem could not be read; showing the start problem");
     }
   }
-  if (!doc) doc = (started || (await api("/api/start"))).problem;
-  state.start = doc;
+  const startFrom = (d, label) => { setOrigin(exampleOf(examples, d), label); state.start = d; };
+  if (doc) startFrom(doc, "problem from the link");
+  else startFrom(doc = (started || (await api("/api/start"))).problem, "the start problem");
   try { await solve(doc); } catch (e) {
     showError(`${e.message} (showing the start problem instead)`);
-    doc = (await api("/api/start")).problem; state.start = doc; await solve(doc);
+    doc = (await api("/api/start")).problem; startFrom(doc, "the start problem");
+    await solve(doc);
   }
   document.body.dataset.readyAt = String(Math.round(performance.now()));
   document.body.dataset.ready = "true";

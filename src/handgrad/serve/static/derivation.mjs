@@ -14,7 +14,7 @@ export async function drawDerivation(state) {
       const head = el("div", {}, el("strong", {}, step.quantity),
         step.verified ? el("span", { class: "badge ok" }, "✓ verified") : null,
         step.shape ? el("span", { class: "badge" }, step.shape) : null);
-      const math = el("div"); katexInto(math, step.latex, true);
+      const math = el("div", { class: "formula" }); katexInto(math, step.latex, true);
       box.append(head, math);
       if (step.note) box.append(el("p", { class: "muted" }, step.note));
       panel.append(box);

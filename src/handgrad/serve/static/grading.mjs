@@ -4,7 +4,9 @@ import {
   answerGrids, answerSource, answerToml, cellName, cellOrder, emptyCells, filledCells,
   gridsSignature, holdsTypedAnswer, isMultiPaste, parsePaste, pasteInto,
 } from "./answerform.mjs";
-import { answerTemplate, firstWrong, gradeRequest, summaryLine } from "./answers.mjs";
+import {
+  answerTemplate, firstWrong, gradeRequest, summaryLine, toleranceHelp,
+} from "./answers.mjs";
 import { $, el, katexInto } from "./dom.mjs";
 import { texValue } from "./format.mjs";
 import { applyHighlights } from "./network.mjs";
@@ -20,7 +22,8 @@ export async function gradeAnswer(state) {
     text = made.text;
   }
   formMessage([]);
-  const body = gradeRequest(state.problem, text, $("rtol").value, $("decimals").value);
+  const body = gradeRequest(state.problem, text, $("rtol").value, $("decimals").value,
+    comparedBy());
   try {
     const report = await api("/api/grade", body);
     out.append(el("p", { id: "grade-summary" }, summaryLine(report)));
@@ -175,8 +178,27 @@ function fillTemplate(state) {
   $("answer").value = template;
 }
 
+// Which tolerance applies: the chosen one's box is enabled, the other's disabled, and a
+// sentence under them says what the grader will do.
+function comparedBy() {
+  return document.querySelector("input[name=compare]:checked").value;
+}
+
+function showTolerance() {
+  const by = comparedBy();
+  $("rtol").disabled = by !== "rtol";
+  $("decimals").disabled = by !== "decimals";
+  $("tolerance-help").textContent = toleranceHelp(by, $("rtol").value, $("decimals").value);
+}
+
 export function setupGrading(state) {
   setupFormEvents(state);
+  document.querySelectorAll("input[name=compare]").forEach((r) => {
+    r.addEventListener("change", showTolerance);
+  });
+  $("rtol").addEventListener("input", showTolerance);
+  $("decimals").addEventListener("input", showTolerance);
+  showTolerance();
   $("grade").addEventListener("click", () => gradeAnswer(state));
   $("download-answer").addEventListener("click", () => downloadAnswer(state));
   $("clear-form").addEventListener("click", () => clearForm(state));

@@ -1,7 +1,8 @@
 // The network drawing: neurons and weighted edges, their tooltips, and the highlights that
 // tie them to the solution panel and the grader. Reads the state; computes nothing.
 import { $, el, katexInto, svg } from "./dom.mjs";
-import { edgeStyle, networkLayout, tooltipPlace } from "./geometry.mjs";
+import { fmt, shorterForms } from "./format.mjs";
+import { boxInCircle, chordWidth, edgeStyle, networkLayout, tooltipPlace } from "./geometry.mjs";
 import { depth, nodeKey, partSelectors, weight } from "./quantities.mjs";
 import { edgeLabel, edgeTip, nodeLabels, nodeTip, tipLabel } from "./tooltips.mjs";
 
@@ -12,7 +13,8 @@ export function drawNetwork(state) {
   const net = result.problem.network;
   const layers = net.layers;
   const L = depth(result);
-  const { width, height, xs, pos, dense, radius } = networkLayout(layers, box.clientWidth);
+  const { width, height, xs, pos, dense, radius, underWidth } =
+    networkLayout(layers, box.clientWidth);
   box.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const backward = state.view === "backward";
   let biggest = 1e-12;
@@ -51,14 +53,18 @@ export function drawNetwork(state) {
       const g = svg("g", { class: `node layer${l}`, tabindex: "0" });
       g.dataset.layer = l; g.dataset.k = k;
       g.append(svg("circle", { cx, cy, r: radius }));
+      box.append(g);  // in the document first: its labels are measured to fit
       if (!dense) {
-        const [top, bottom, under] = nodeLabels(result, state.view, state.instance, l, k);
-        const placed = [[top, -3, "name"], [bottom, 11, "value"], [under, radius + 13, "pre"]];
-        for (const [text, dy, cls] of placed) {
-          if (!text) continue;
-          const t = svg("text", { x: cx, y: cy + dy, class: cls });
-          t.textContent = text;
-          g.append(t);
+        const { name, value, under } = nodeLabels(result, state.view, state.instance, l, k);
+        const inside = radius - 2;  // within the circle's stroke
+        fitText(g.appendChild(nameText(name, cx, cy - 6)), [null], inCircle(cx, cy, inside));
+        const shown = g.appendChild(svg("text", { x: cx, y: cy + 10, class: "value" }));
+        shown.dataset.full = fmt(value);  // what the tooltip shows; the circle may round it
+        fitText(shown, shorterForms(value), inCircle(cx, cy, inside));
+        if (under) {
+          const text = g.appendChild(svg("text", { x: cx, y: cy + radius + 14, class: "pre" }));
+          fitText(text, shorterForms(under.value).map((v) => `${under.prefix} ${v}`),
+            { fits: (b) => b.width <= underWidth, width: () => underWidth });
         }
       }
       const tip = () => nodeTip(result, state.view, state.instance, l, k);
@@ -70,10 +76,45 @@ export function drawNetwork(state) {
           select(state, nodeKey(result, state.view, l));
         }
       });
-      box.append(g);
     }
   }
   applyHighlights(state);
+}
+
+// A neuron's name as the entry it is: the symbol, the layer as a subscript, the unit: a₁[2].
+function nameText(name, x, y) {
+  const t = svg("text", { x, y, class: "name" });
+  t.append(name.symbol);
+  if (name.layer) {
+    const sub = svg("tspan", { class: "sub", dy: 3 });
+    sub.textContent = name.layer;
+    const after = svg("tspan", { dy: -3 });
+    after.textContent = `[${name.index}]`;
+    t.append(sub, after);
+  } else {
+    t.append(`[${name.index}]`);
+  }
+  t.dataset.text = name.text;
+  return t;
+}
+
+// Room inside the circle (cx, cy, r): whether a text's box fits, and the width it may take.
+function inCircle(cx, cy, r) {
+  return {
+    fits: (b) => boxInCircle(b, cx, cy, r),
+    width: (b) => chordWidth(r, cy, b.y, b.y + b.height) - 1,
+  };
+}
+
+// The first of `forms` whose box fits the room (null: the text as it is); when none does,
+// the last is squeezed to the room's width, so that no label ever spills out.
+function fitText(text, forms, room) {
+  for (const form of forms) {
+    if (form !== null) text.textContent = form;
+    if (room.fits(text.getBBox())) return;
+  }
+  text.setAttribute("textLength", Math.max(1, room.width(text.getBBox())).toFixed(1));
+  text.setAttribute("lengthAdjust", "spacingAndGlyphs");
 }
 
 // Hover, focus or tap a part for its tooltip; a tap also selects its quantity.

@@ -14,6 +14,7 @@ export function createState() {
     playing: null,      // the timer of Play
     capabilities: null, // the server's /api/capabilities answer
     generation: 0,      // bumped by Reset, edits and loads: a step answered later is dropped
+    origin: null,       // where the problem came from, for the example picker (pickerChoice)
   };
 }
 
@@ -48,4 +49,33 @@ export function setPath(doc, path, value) {
     node = node[path[i]];
   }
   node[path[path.length - 1]] = value;
+}
+
+// A document as JSON with its keys sorted: two documents are the same problem when these match.
+export function canonical(doc) {
+  const sorted = (v) => Array.isArray(v) ? v.map(sorted)
+    : v !== null && typeof v === "object"
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v;
+  return JSON.stringify(sorted(doc));
+}
+
+// The example whose document `doc` is (as written in its file), or null.
+export function exampleOf(examples, doc) {
+  const wanted = canonical(doc);
+  const i = examples.findIndex((ex) => canonical(ex.problem) === wanted);
+  return i < 0 ? null : i;
+}
+
+// What the example picker shows. `origin` is where the page's problem came from: { index (an
+// example, or null), label (said when it is no example), doc (its solved document, canonical) }.
+// The example while the problem is still that example's; otherwise a line saying what it is.
+export function pickerChoice(origin, examples, problem) {
+  if (!origin) return { value: "", label: "choose an example…" };
+  if (origin.index !== null) {
+    const title = examples[origin.index].title;
+    return origin.doc === null || origin.doc === canonical(problem)
+      ? { value: String(origin.index), label: title }
+      : { value: "", label: `${title} (edited or stepped)` };
+  }
+  return { value: "", label: origin.label };
 }

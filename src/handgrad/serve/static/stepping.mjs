@@ -36,24 +36,31 @@ export function stopPlaying(state) {
   $("play").textContent = "Play"; $("play").setAttribute("aria-pressed", "false");
 }
 
+// The loss after each step. The drawing's units are the screen's pixels (its width is the
+// box's), so its text is as large on a phone as elsewhere.
 export function drawLossCurve(state) {
   const box = $("loss-curve");
   box.replaceChildren();
-  const w = 600; const h = 140; const pad = 34;
+  const w = Math.max(240, Math.round(box.clientWidth || 600)); const h = 140;
   box.setAttribute("viewBox", `0 0 ${w} ${h}`);
   const losses = state.losses;
   document.body.classList.toggle("stepped", losses.length > 1);  // print the curve only then
   const steps = losses.length - 1;
   $("loss-now").textContent = losses.length
-    ? `L = ${fmt(losses[steps], 6)} after ${steps} step${steps === 1 ? "" : "s"}` : "";
+    ? `L = ${fmt(losses[steps])} after ${steps} step${steps === 1 ? "" : "s"}` : "";
+  const longest = losses.length ? Math.max(...losses.map((v) => fmt(v).length)) : 4;
+  const pad = 10 + 7 * longest;  // the axis labels' width, at 12px
   box.append(svg("path", { d: `M${pad},8 V${h - 20} H${w - 8}`, class: "axis", fill: "none" }));
   if (losses.length < 1) return;
-  const curve = lossCurve(losses, w, h, pad);
+  const curve = lossCurve(losses, w, h, pad, (v) => fmt(v));
   box.append(svg("polyline", { points: curve.points.join(" "), class: "curve" }));
-  for (const [text, y] of [[fmt(curve.hi, 4), 14], [fmt(curve.lo, 4), h - 22]]) {
-    const t = svg("text", { x: 2, y }); t.textContent = text; box.append(t);
+  const [x, y] = curve.points.at(-1).split(",");  // the loss now: a dot, seen before any step
+  box.append(svg("circle", { cx: x, cy: y, r: 3.5, class: "now" }));
+  for (const tick of curve.ticks) {
+    const t = svg("text", { x: pad - 4, y: tick.y + 4, class: "tick" });
+    t.textContent = tick.text; box.append(t);
   }
-  const t = svg("text", { x: w - 60, y: h - 4 });
-  t.textContent = `${steps} steps`;
+  const t = svg("text", { x: w - 8, y: h - 4, class: "steps" });
+  t.textContent = steps ? `${steps} step${steps === 1 ? "" : "s"}` : "no steps yet: press Step";
   box.append(t);
 }

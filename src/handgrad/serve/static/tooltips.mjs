@@ -6,12 +6,12 @@
 // edge. A tip is { lines: [{ tex, text }], where, notes }: each line's KaTeX pieces (the
 // formula, then the entry: a narrow tooltip wraps between them) and its plain text, where the
 // part sits, and the quantities' notes (the server's words).
-import { entryTex, entryText, fmt, formulaTex, formulaText, texNumber } from "./format.mjs";
+import {
+  DIGITS, entryTex, entryText, fmt, formulaTex, formulaText, texNumber,
+} from "./format.mjs";
 import {
   depth, inputRow, instanceRow, param, quantity, unitIndex, valueAt, weight, weightIndex,
 } from "./quantities.mjs";
-
-const DIGITS = 6;
 
 // `symbol relation formula, entry = value`; an update shows the entry before → after.
 export function quantityLine(q, index, value, before) {
@@ -49,7 +49,7 @@ export function nodeTip(result, view, instance, l, k) {
   const n = k + 1;
   if (l === 0) {
     const x = inputRow(result, instance)[k];
-    const line = { tex: [`x_{${n}} = ${texNumber(x, DIGITS)}`], text: `x${n} = ${fmt(x, DIGITS)}` };
+    const line = { tex: [`x[${n}] = ${texNumber(x, DIGITS)}`], text: `x[${n}] = ${fmt(x, DIGITS)}` };
     return { lines: [line], where: "given", notes: [] };
   }
   const shown = nodeQuantities(result, view, l)
@@ -58,8 +58,28 @@ export function nodeTip(result, view, instance, l, k) {
     const index = unitIndex(result, q, instance, k);
     return quantityLine(q, index, valueAt(q.value, index));
   });
+  // ∂L/∂h = ∂L/∂a ⊙ f′(h): the factor f′ at this unit's h, as the server computed it
+  const slope = view === "backward" && l < depth(result) && derivativeLine(result, instance, l, k);
+  if (slope) lines.splice(1, 0, slope);
   const layer = l === depth(result) ? "the output layer" : `hidden layer ${l}`;
   return { lines, where: `unit ${n} of ${layer}`, notes: notesOf(shown) };
+}
+
+// f′(h) at one unit, evaluated: "ReLU′(h1[2]) = ReLU′(2) = 1". The server sends f′ of each
+// hidden layer (result.derivatives, from the core's activation table); older answers lack it.
+export function derivativeLine(result, instance, l, k) {
+  const d = result.derivatives && result.derivatives[`h${l}`];
+  const h = quantity(result, `h${l}`, "forward");
+  if (!d || !h) return null;
+  const index = unitIndex(result, h, instance, k);
+  const at = valueAt(h.value, index);
+  const slope = valueAt(d.value, index);
+  const shown = index.map((i) => i + 1);
+  return {
+    tex: [`${d.name_latex}\\!\\left(${entryTex(h, shown)}\\right)`
+      + ` = ${d.name_latex}(${texNumber(at, DIGITS)}) = ${texNumber(slope, DIGITS)}`],
+    text: `${d.name}(${entryText(h, shown)}) = ${d.name}(${fmt(at, DIGITS)}) = ${fmt(slope, DIGITS)}`,
+  };
 }
 
 // An edge is one weight: its gradient (the first step's) and its update, as the server
@@ -92,20 +112,28 @@ export function edgeLabel(result, l, i, j) {
     + `${gradient.symbol}[${index}] = ${fmt(weight(result, l, i, j, true))}`;
 }
 
-// Inside a neuron's circle its name and value; under it the other quantity of the neuron.
+// What a neuron shows. Inside its circle its name, the entry it is (a symbol, the layer as a
+// subscript, the unit as an index: a₁[2], as the solution's a_1 and the tooltip's a1[2]),
+// and its value; under the circle the neuron's other quantity. Values are numbers: the
+// drawing writes them with as many of the DIGITS as fit (format.shorterForms).
+// { name: { symbol, layer, index, text }, value, under: { prefix, value } | null }
 export function nodeLabels(result, view, instance, l, k) {
   const L = depth(result);
   const row = (key, section) => instanceRow(result, instance, key, section)[k];
-  if (l === 0) return [`x${k + 1}`, fmt(inputRow(result, instance)[k], 3), ""];
+  const name = (symbol, layer) =>
+    ({ symbol, layer, index: String(k + 1), text: `${symbol}${layer}[${k + 1}]` });
+  if (l === 0) return { name: name("x", ""), value: inputRow(result, instance)[k], under: null };
   if (view === "backward") {
-    if (l === L) return [`∂z${k + 1}`, fmt(row("dz", "backward"), 3), ""];
-    const da = fmt(row(`da${l}`, "backward"), 3);
-    return [`∂h${k + 1}`, fmt(row(`dh${l}`, "backward"), 3), `∂a ${da}`];
+    if (l === L) return { name: name("∂z", ""), value: row("dz", "backward"), under: null };
+    return { name: name("∂h", String(l)), value: row(`dh${l}`, "backward"),
+      under: { prefix: "∂a", value: row(`da${l}`, "backward") } };
   }
   if (l === L) {
-    return [`ŷ${k + 1}`, fmt(row("yhat", "forward"), 3), `z ${fmt(row("z", "forward"), 3)}`];
+    return { name: name("ŷ", ""), value: row("yhat", "forward"),
+      under: { prefix: "z", value: row("z", "forward") } };
   }
-  return [`a${k + 1}`, fmt(row(`a${l}`, "forward"), 3), `h ${fmt(row(`h${l}`, "forward"), 3)}`];
+  return { name: name("a", String(l)), value: row(`a${l}`, "forward"),
+    under: { prefix: "h", value: row(`h${l}`, "forward") } };
 }
 
 // The summary line over the drawing.
