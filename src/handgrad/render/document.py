@@ -15,7 +15,14 @@ import numpy as np
 from handgrad import words
 from handgrad.notation import format_shape
 from handgrad.precision import Precision
-from handgrad.render.numbers import format_number, latex_precise, number_grid
+from handgrad.render.numbers import (
+    Chain,
+    Matrix,
+    chain_latex,
+    format_number,
+    latex_precise,
+    number_grid,
+)
 from handgrad.render.terminal import CHECK_LEGEND, describe_network, describe_problem
 from handgrad.solution import Quantity, Solution
 
@@ -23,6 +30,11 @@ if TYPE_CHECKING:
     from handgrad.problem import Problem
 
 FLOAT64 = Precision()
+# The page every document is laid out for: A4, 11 pt type, 2 cm margins (latex.PREAMBLE). Wide
+# formulas are broken and figures sized to fit it, so that text on the page stays readable.
+LINE_WIDTH_PT = 483.7  # 210 mm less two margins, in TeX points
+TEXT_HEIGHT_PT = 731.2  # 297 mm less two margins
+SMALLEST_TEXT_PT = 7.0  # no text on the page smaller than this (a figure's labels included)
 LATEX_MAX_COLUMNS = 9  # amsmath's bmatrix holds 10 columns; elide beyond 4 + ⋯ + 4
 _ELIDED = {"⋮": r"\vdots", "⋯": r"\cdots", "⋱": r"\ddots"}
 
@@ -59,6 +71,7 @@ class Bullets:
 @dataclass(frozen=True)
 class DisplayMath:
     latex: str
+    chain: Chain = ()  # the same formula, to break where a page is too narrow for it
 
 
 @dataclass(frozen=True)
@@ -66,16 +79,22 @@ class MathItems:
     """Several short formulas side by side (wrapped as the page needs)."""
 
     items: tuple[str, ...]
+    chains: tuple[Chain, ...] = ()  # the same formulas, to break where a page is too narrow
 
 
 @dataclass(frozen=True)
 class Figure:
-    """A picture: SVG for pages, PNG for PDF and Markdown, with the file name LaTeX includes."""
+    """A picture: SVG for pages, PNG for PDF and Markdown, with the file name LaTeX includes.
+
+    `width` is the share of the line it takes on a page (1: the whole line), chosen so that it
+    fits the page with its text readable.
+    """
 
     svg: str
     png: bytes
     name: str
     caption: str
+    width: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -105,13 +124,29 @@ def latex_number(text: str) -> str:
 
 def latex_value(value: Any, digits: int, precision: Precision = FLOAT64) -> str:
     """A number, or a bmatrix (vectors as columns); exact and N-digit values in full."""
+    return chain_latex(value_chain(value, digits, precision))
+
+
+def value_chain(value: Any, digits: int, precision: Precision = FLOAT64) -> Chain:
+    """A value as a chain: one term, or a closed form ≈ its decimals for an exact one."""
     if not precision.is_float64:
         return latex_precise(value, digits, precision)
     if np.ndim(value) == 0:
-        return latex_number(format_number(value, digits))
-    rows = number_grid(value, digits, max_columns=LATEX_MAX_COLUMNS)
-    body = r" \\ ".join(" & ".join(latex_number(entry) for entry in row) for row in rows)
-    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+        return (("", latex_number(format_number(value, digits))),)
+    grid = number_grid(value, digits, max_columns=LATEX_MAX_COLUMNS)
+    rows = tuple(tuple(latex_number(entry) for entry in row) for row in grid)
+    return (("", Matrix(rows, _column_numbers(grid, np.shape(value)))),)
+
+
+def _column_numbers(grid: list[list[str]], shape: tuple[int, ...]) -> tuple[int | None, ...]:
+    """The 1-based column numbers a grid shows, None where it elides (⋯)."""
+    total = shape[1] if len(shape) == 2 else 1
+    first = grid[0]
+    if "⋯" not in first:
+        return tuple(range(1, len(first) + 1))
+    cut = first.index("⋯")
+    after = len(first) - cut - 1
+    return (*range(1, cut + 1), None, *range(total - after + 1, total + 1))
 
 
 def _quantity(number: int, q: Quantity, digits: int, precision: Precision) -> list[Block]:
@@ -127,7 +162,11 @@ def _quantity(number: int, q: Quantity, digits: int, precision: Precision) -> li
         ),
         DisplayMath(
             f"{q.symbol.latex} {relation} {q.formula.latex} = "
-            + latex_value(q.value, digits, precision)
+            + latex_value(q.value, digits, precision),
+            _equals(
+                (("", q.symbol.latex), (relation, q.formula.latex)),
+                value_chain(q.value, digits, precision),
+            ),
         ),
     ]
     if q.note:
@@ -143,7 +182,14 @@ def given_values(problem: Problem, digits: int) -> MathItems:
         ("Y" if problem.batched else "y", shown(problem.y)),
         *((f"{n[0]}_{{{n[1:]}}}", v) for n, v in problem.params.items()),
     ]
-    return MathItems(tuple(f"{n} = {latex_value(v, digits)}" for n, v in given))
+    chains = tuple(_equals((("", n),), value_chain(v, digits)) for n, v in given)
+    return MathItems(tuple(chain_latex(chain) for chain in chains), chains)
+
+
+def _equals(head: Chain, value: Chain) -> Chain:
+    """`head = value`: the value's first term takes the equals sign."""
+    (_, first), *rest = value
+    return (*head, ("=", first), *rest)
 
 
 def problem_blocks(problem: Problem, digits: int = 6) -> list[Block]:

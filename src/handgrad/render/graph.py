@@ -22,6 +22,8 @@ from handgrad.solution import Solution
 FORWARD = {"color": "#1f2937"}
 BACKWARD = {"color": "#c2410c", "fontcolor": "#c2410c", "style": "dashed", "constraint": "false"}
 SHOW_ENTRIES = 6  # vectors up to this long show their values; larger arrays show their shape
+NODE_FONT = 11  # points, at the natural size
+EDGE_FONT = 10  # the smallest text in the drawing (the title is 16)
 
 
 def _value(value: Any, digits: int) -> str:
@@ -41,28 +43,41 @@ def _label(name: str, value: Any, digits: int) -> str:
     return f"{name}  ({shape})\n{_value(value, digits)}"
 
 
-def solution_graph(solution: Solution, digits: int = 3) -> Any:
-    """A graphviz.Digraph of the first step's forward and backward pass."""
+def solution_graph(
+    solution: Solution,
+    digits: int = 3,
+    rankdir: str = "LR",
+    layers: range | None = None,
+    title: bool = True,
+) -> Any:
+    """A graphviz.Digraph of the first step's forward and backward pass.
+
+    `layers` draws only those stages, starting from the previous one's output: the weight
+    layers are 1 to depth, and depth + 1 is the output, the target and the loss. A deep net's
+    schematic is drawn in parts, a figure each.
+    """
     import graphviz  # lazy: only the schematic needs it
 
     problem, arch = solution.problem, solution.problem.architecture
     fwd, bwd = solution.forward, solution.backward
     batch = problem.batched
     upper = (lambda s: s.upper()) if batch else (lambda s: s)
-    graph = graphviz.Digraph(
-        "backprop",
-        graph_attr={
-            "rankdir": "LR",
-            "fontname": "Helvetica",
-            "nodesep": "0.35",
-            "ranksep": "0.45",
+    shown = layers if layers is not None else range(1, arch.depth + 2)
+    graph_attr = {
+        "rankdir": rankdir,
+        "fontname": "Helvetica",
+        "nodesep": "0.35" if rankdir == "LR" else "0.25",
+        "ranksep": "0.45" if rankdir == "LR" else "0.3",
+    }
+    if title:
+        graph_attr |= {
             "label": f"{solution.problem.name}: forward (solid) and backward (dashed)",
             "labelloc": "t",
             "fontsize": "16",
-        },
-    )
-    graph.attr("node", fontname="Helvetica", fontsize="11")
-    graph.attr("edge", fontname="Helvetica", fontsize="10")
+        }
+    graph = graphviz.Digraph("backprop", graph_attr=graph_attr)
+    graph.attr("node", fontname="Helvetica", fontsize=str(NODE_FONT))
+    graph.attr("edge", fontname="Helvetica", fontsize=str(EDGE_FONT))
 
     def data(key: str, name: str, value: Any) -> None:
         graph.node(
@@ -85,11 +100,17 @@ def solution_graph(solution: Solution, digits: int = 3) -> Any:
             fillcolor="#ecfdf5",
         )
 
-    shown_x = problem.x if batch else problem.x[0]
-    data("x", upper("x"), shown_x)
-    previous = "x"
+    if shown.start == 1:
+        data("x", upper("x"), problem.x if batch else problem.x[0])
+        previous = "x"
+    elif shown.start > arch.depth:  # the loss alone: it starts from z
+        data("z", upper("z"), fwd["z"])
+        previous = "z"
+    else:
+        previous = f"a{shown.start - 1}"
+        data(previous, upper(previous), fwd[previous])
     layout_in_out = arch.layout == "in_out"
-    for layer in range(1, arch.depth + 1):
+    for layer in (n for n in shown if n <= arch.depth):
         out_key = "z" if layer == arch.depth else f"h{layer}"
         inp = upper("x" if layer == 1 else f"a{layer - 1}")
         weight = f"W{layer}ᵀ{inp}" if layout_in_out else f"W{layer}{inp}"
@@ -128,6 +149,17 @@ def solution_graph(solution: Solution, digits: int = 3) -> Any:
                 **BACKWARD,
             )
             previous = act_key
+    if arch.depth + 1 in shown:
+        _loss(graph, solution, digits, data, op)
+    return graph
+
+
+def _loss(graph: Any, solution: Solution, digits: int, data: Any, op: Any) -> None:
+    """The output, the (smoothed) target and the loss, with the gradient that starts it all."""
+    problem, arch = solution.problem, solution.problem.architecture
+    fwd, bwd = solution.forward, solution.backward
+    batch = problem.batched
+    upper = (lambda s: s.upper()) if batch else (lambda s: s)
     op("out", arch.output)
     graph.edge("z", "out", **FORWARD)
     data("yhat", "Ŷ" if batch else "ŷ", fwd["yhat"])
@@ -150,7 +182,6 @@ def solution_graph(solution: Solution, digits: int = 3) -> Any:
         graph.edge("yhat", "z", label="∂L/∂z", **BACKWARD)
     else:
         graph.edge("L", "z", label="∂L/∂z = ŷ − yˢ", **BACKWARD)
-    return graph
 
 
 def write_graph(solution: Solution, output: Path, digits: int = 3) -> Path:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -116,33 +118,73 @@ def precise_entries(value: Any, digits: int, precision: Precision) -> list[tuple
             if getattr(entry, "is_Integer", False):
                 text = exact
             elif len(exact) > LONG_EXACT:
-                text = f"≈ {decimal}  (exact form: {len(exact):,} characters, in the JSON)"
+                text = f"≈ {decimal}  {long_exact_note(len(exact))}"
             else:
                 text = f"{exact}  ≈ {decimal}"
         entries.append((_index_text(index), text))
     return entries
 
 
-def latex_precise(value: Any, digits: int, precision: Precision) -> str:
-    """An exact value as a bmatrix of closed forms ≈ decimals; an N-digit one as digits."""
+@dataclass(frozen=True)
+class Matrix:
+    """A matrix (a vector as a column) of LaTeX entries, kept apart so that a page too narrow
+    for it can show it a few columns at a time. `columns` numbers them from 1; None marks the
+    elided middle (⋯)."""
+
+    rows: tuple[tuple[str, ...], ...]
+    columns: tuple[int | None, ...]
+
+    @property
+    def latex(self) -> str:
+        return bmatrix(self.rows)
+
+
+Term = str | Matrix
+# A formula as a chain `a = b ≈ c`: (relation, term) pairs, the first relation empty. A writer
+# that cannot fit a chain on one line breaks it before a relation, and a matrix by columns.
+Chain = tuple[tuple[str, Term], ...]
+
+
+def chain_latex(chain: Chain) -> str:
+    """The chain on one line."""
+    return " ".join(
+        f"{relation} {term if isinstance(term, str) else term.latex}".strip()
+        for relation, term in chain
+    )
+
+
+def _matrix(cells: list[list[str]]) -> Matrix:
+    return Matrix(tuple(map(tuple, cells)), tuple(range(1, len(cells[0]) + 1)))
+
+
+def latex_precise(value: Any, digits: int, precision: Precision) -> Chain:
+    """An exact value as a matrix of closed forms ≈ one of decimals; an N-digit one as digits."""
     array = np.asarray(value, dtype=object)
     grid = array.reshape(-1, 1) if array.ndim == 1 else array
     if precision.kind == "digits":
         cells = [[digits_text(v, precision.digits) for v in row] for row in np.atleast_2d(grid)]
-        return _bmatrix(cells) if array.ndim else cells[0][0]
+        return (("", _matrix(cells) if array.ndim else cells[0][0]),)
     exact = [[exact_latex(v) for v in row] for row in np.atleast_2d(grid)]
     decimal = [[format_number(v, digits) for v in row] for row in np.atleast_2d(grid)]
     if any(len(cell) > LONG_EXACT for row in exact for cell in row):
-        shown = _bmatrix(decimal) if array.ndim else decimal[0][0]
-        return shown + r" \quad \text{(exact form in the JSON)}"
+        longest = max(len(cell) for row in exact for cell in row)
+        shown = _matrix(decimal) if array.ndim else decimal[0][0]
+        return (("", shown), ("", rf"\quad \text{{{long_exact_note(longest)}}}"))
     if array.ndim == 0:
-        return exact[0][0] + (rf" \approx {decimal[0][0]}" if exact[0][0] != decimal[0][0] else "")
+        if exact[0][0] == decimal[0][0]:
+            return (("", exact[0][0]),)
+        return (("", exact[0][0]), (r"\approx", decimal[0][0]))
     if exact == decimal:  # integers: the decimals would only repeat them
-        return _bmatrix(exact)
-    return _bmatrix(exact) + r" \approx " + _bmatrix(decimal)
+        return (("", _matrix(exact)),)
+    return (("", _matrix(exact)), (r"\approx", _matrix(decimal)))
 
 
-def _bmatrix(cells: list[list[str]]) -> str:
+def long_exact_note(characters: int) -> str:
+    """Where an exact form too long to show is: the reader may have no JSON at hand."""
+    return f"(exact form: {characters:,} characters; handgrad solve --exact --format json)"
+
+
+def bmatrix(cells: Iterable[Iterable[str]]) -> str:
     body = r" \\ ".join(" & ".join(row) for row in cells)
     return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
 
