@@ -21,9 +21,11 @@ from handgrad.core.network import Architecture
 FLOAT64_DIGITS = 17  # more than this needs mpmath
 MAX_DIGITS = 1000
 GUARD_DIGITS = 10  # extra working digits so that N shown digits are all correct
-EXACT_MAX_PARAMETERS = 400
+EXACT_MAX_PARAMETERS = 600
 EXACT_MAX_STEPS = 3
 SIMPLIFY_MAX_OPS = 200  # larger expressions are shown as computed
+# exact values (core.exact) larger than this, as trees, are not rewritten (the seed's are ≤ 55)
+SIMPLIFY_MAX_SIZE = 60
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,9 @@ class Precision:
     def number(self, value: float) -> Any:
         """One number of the problem in this type; decimals are read as written."""
         if self.kind == "exact":
-            import sympy
+            from handgrad.core.exact import Exact
 
-            return sympy.Rational(repr(float(value)))
+            return Exact.of(float(value))
         if self.kind == "digits":
             import mpmath
 
@@ -107,9 +109,18 @@ class Precision:
 
 def _simplest(expression: Any) -> Any:
     """The shortest of a few cheap rewritings: as computed, over a common denominator, and term by
-    term. Not sympy.simplify: on exp(-1949/5000)-like terms it runs for minutes."""
+    term. Not sympy.simplify: on exp(-1949/5000)-like terms it runs for minutes. An exact value
+    too large to write out (core.exact.SYMPY_MAX_SIZE) stays as it is."""
     import sympy
 
+    from handgrad.core.exact import SYMPY_MAX_SIZE, Exact
+
+    if isinstance(expression, Exact):
+        if expression.rational is None and expression.size > SYMPY_MAX_SIZE:
+            return expression
+        if expression.size > SIMPLIFY_MAX_SIZE:  # as computed: its rewritings cost seconds
+            return expression.to_sympy()
+        expression = expression.to_sympy()
     expression = sympy.sympify(expression)
     if expression.is_Rational or sympy.count_ops(expression) > SIMPLIFY_MAX_OPS:
         return expression
@@ -141,6 +152,10 @@ def exact_text(expression: Any) -> str:
 def exact_latex(expression: Any) -> str:
     import sympy
 
+    from handgrad.core.exact import Exact
+
+    if isinstance(expression, Exact):  # too large to write out: its decimal, and why
+        return rf"\text{{({expression.untold})}}"
     return str(sympy.latex(expression))
 
 

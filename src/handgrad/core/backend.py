@@ -98,9 +98,16 @@ def _sympy_namespace() -> ObjectNamespace:
     return ObjectNamespace("sympy", sympy.exp, sympy.log, sympy.tanh, order_key)
 
 
+def _exact_namespace() -> ObjectNamespace:
+    from handgrad.core.exact import Exact
+
+    return ObjectNamespace("exact", Exact.exp, Exact.log, Exact.tanh, lambda v: v)
+
+
 _OBJECT_NAMESPACES: dict[str, Callable[[], ObjectNamespace]] = {
     "mpmath": _mpmath_namespace,
     "sympy": _sympy_namespace,
+    "handgrad": _exact_namespace,  # core.exact.Exact
 }
 _made: dict[str, ObjectNamespace] = {}
 
@@ -113,7 +120,9 @@ def namespace_of(x: Array) -> Any:
         return np
     library = type(x.flat[0]).__module__.split(".")[0] if x.size else ""
     if library not in _OBJECT_NAMESPACES:
-        raise TypeError(f"object arrays need sympy or mpmath entries, not {library or 'none'}")
+        raise TypeError(
+            f"object arrays need exact, sympy or mpmath entries, not {library or 'none'}"
+        )
     if library not in _made:
         _made[library] = _OBJECT_NAMESPACES[library]()
     return _made[library]

@@ -114,7 +114,11 @@ def precise_entries(value: Any, digits: int, precision: Precision) -> list[tuple
         if precision.kind == "digits":
             text = digits_text(entry, precision.digits)
         else:
-            exact, decimal = exact_text(entry), format_number(entry, digits)
+            decimal = format_number(entry, digits)
+            if hasattr(entry, "untold"):  # core.exact.Exact: too large to have been written
+                entries.append((_index_text(index), f"≈ {decimal}  ({entry.untold})"))
+                continue
+            exact = exact_text(entry)
             if getattr(entry, "is_Integer", False):
                 text = exact
             elif len(exact) > LONG_EXACT:
@@ -164,8 +168,13 @@ def latex_precise(value: Any, digits: int, precision: Precision) -> Chain:
     if precision.kind == "digits":
         cells = [[digits_text(v, precision.digits) for v in row] for row in np.atleast_2d(grid)]
         return (("", _matrix(cells) if array.ndim else cells[0][0]),)
-    exact = [[exact_latex(v) for v in row] for row in np.atleast_2d(grid)]
     decimal = [[format_number(v, digits) for v in row] for row in np.atleast_2d(grid)]
+    untold = [v for v in array.ravel() if hasattr(v, "untold")]  # core.exact: too large
+    if untold:
+        shown = _matrix(decimal) if array.ndim else decimal[0][0]
+        largest = max(untold, key=lambda v: v.size)
+        return (("", shown), ("", rf"\quad \text{{({largest.untold})}}"))
+    exact = [[exact_latex(v) for v in row] for row in np.atleast_2d(grid)]
     if any(len(cell) > LONG_EXACT for row in exact for cell in row):
         longest = max(len(cell) for row in exact for cell in row)
         shown = _matrix(decimal) if array.ndim else decimal[0][0]
