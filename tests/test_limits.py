@@ -28,8 +28,7 @@ def test_the_homeworks_kind_is_within_every_limit() -> None:
         problem = load_problem(name)
         assert solve_limit(problem, Precision()) is None
         assert solve_limit(problem, Precision("digits", 50)) is None
-    for name in ("homework3", "regression"):  # deep_batch's 2 steps through softmax: minutes
-        assert solve_limit(load_problem(name), Precision("exact")) is None
+        assert solve_limit(problem, Precision("exact")) is None
 
 
 def test_a_network_of_millions_of_parameters_is_over_the_limit() -> None:
@@ -46,19 +45,11 @@ def test_a_huge_batch_is_over_the_limit() -> None:
     assert reason is not None and "a batch of 10000" in reason
 
 
-def test_exact_through_tanh_is_limited_to_one_step_of_one_hidden_layer() -> None:
-    assert solve_limit(_problem([2, 3, 3], "tanh"), Precision("exact")) is None
-    assert "1 step" in (solve_limit(_problem([2, 3, 3], "tanh", 2), Precision("exact")) or "")
-    assert solve_limit(_problem([2, 3, 3, 3], "sigmoid"), Precision("exact")) is not None
-    assert solve_limit(_problem([2, 3, 3], "tanh", 2), Precision("digits", 50)) is None
-    assert solve_limit(_problem([2, 3, 3, 3], "relu", 1), Precision("exact")) is None
-
-
 def test_force_goes_past_the_limit() -> None:
-    deep = _problem([2, 3, 3, 3], "tanh")
+    wide = _problem([1, 100_000, 97])
     with pytest.raises(HandgradError, match="--force"):
-        within_limits(deep, Precision("exact"), force=False)
-    assert within_limits(deep, Precision("exact"), force=True) is deep
+        within_limits(wide, Precision(), force=False)
+    assert within_limits(wide, Precision(), force=True) is wide
 
 
 def test_the_command_line_refuses_at_once_with_the_reason(tmp_path: Path) -> None:
@@ -69,28 +60,31 @@ def test_the_command_line_refuses_at_once_with_the_reason(tmp_path: Path) -> Non
         assert_user_error(run_cli(command, path), "9,900,097 parameters", "--force")
 
 
-def test_derivations_past_their_measured_cost_are_refused_without_force(tmp_path: Path) -> None:
+def test_derivations_past_their_measured_sizes_are_refused_without_force(tmp_path: Path) -> None:
     from handgrad.limits import derive_limit, exact_is_quick
 
     assert derive_limit(load_problem("homework3")) is None
-    deep = load_problem("deep_batch")  # 3 weight layers, a batch through softmax: minutes
-    assert "3 weight layers" in (derive_limit(deep) or "")
+    assert derive_limit(load_problem("deep_batch")) is None
+    assert derive_limit(_problem([8] * 7, "tanh")) is None  # 6 weight layers of 8: measured
+    assert "7 weight layers" in (derive_limit(_problem([2] * 8)) or "")
     assert "64 units" in (derive_limit(_problem([2, 64, 3])) or "")
     assert exact_is_quick(load_problem("homework3"))
-    assert not exact_is_quick(_problem([2, 3, 3], "tanh"))
+    assert exact_is_quick(_problem([2, 3, 3], "tanh"))
+    deep = tmp_path / "deep.toml"
+    deep.write_text("[network]\nlayers = [2, 2, 2, 2, 2, 2, 2, 2]\n[data]\nx = [1, 2]\n"
+                    "label = 1\n[optimizer]\nlearning_rate = 0.1\n", encoding="utf-8")
     for command in ("derive", "report"):
-        assert_user_error(run_cli(command, "deep_batch", cwd=tmp_path), "3 weight layers",
+        assert_user_error(run_cli(command, str(deep), cwd=tmp_path), "7 weight layers",
                           "--force")
 
 
-def test_exact_beyond_one_step_through_an_exp_output_needs_force() -> None:
-    # the seed with 3 steps ran past 5 minutes: each step nests the last one's exponentials
+def test_exact_arithmetic_is_no_longer_limited_by_depth_or_steps() -> None:
+    """The seed with 3 steps ran past 5 minutes in sympy; with core.exact it takes a second."""
     document = load_problem("homework3").to_dict()
     document["optimizer"]["steps"] = 3
     three = load_problem(document)
-    assert "beyond one step" in (solve_limit(three, Precision("exact")) or "")
-    assert solve_limit(three, Precision("digits", 50)) is None
-    assert solve_limit(load_problem("homework3"), Precision("exact")) is None
+    assert solve_limit(three, Precision("exact")) is None
+    assert solve_limit(_problem([8] * 7, "tanh"), Precision("exact")) is None
 
 
 def test_a_missing_answer_file_is_not_offered_a_shipped_example(tmp_path: Path) -> None:

@@ -21,15 +21,14 @@ OUTPUT_OPTION = click.option(
 FORCE_OPTION = click.option(
     "--force",
     is_flag=True,
-    help="Go past the size limits (more than 100,000 parameters or 200,000 values to show;"
-    " --exact through sigmoid/tanh beyond 1 step or 1 hidden layer): they exist because such"
-    " work takes minutes and prints more than anyone reads.",
+    help="Go past the size limits (more than 100,000 parameters or 200,000 values to show):"
+    " they exist because such work prints more than anyone reads.",
 )
 DERIVE_FORCE_OPTION = click.option(
     "--force",
     is_flag=True,
-    help="Derive past the limits (more than 2 weight layers, 1 for a batch through a softmax or"
-    " sigmoid output, or more than 8 units a layer): the sympy check then takes minutes.",
+    help="Go past the measured limits (a derivation of more than 6 weight layers or 8 units a"
+    " layer; a worked solution of more than 100,000 parameters).",
 )
 ALL_FORMATS = ["terminal", "markdown", "latex", "pdf", "html", "json"]
 

@@ -39,7 +39,7 @@ from pydantic import BaseModel, Field
 from handgrad.core import network
 from handgrad.core.activations import ACTIVATIONS, OUTPUTS
 from handgrad.errors import HandgradError
-from handgrad.limits import DERIVE_MAX_DEPTH, DERIVE_MAX_DEPTH_BATCH, DERIVE_MAX_UNITS
+from handgrad.limits import DERIVE_MAX_DEPTH, DERIVE_MAX_UNITS
 from handgrad.problem import Problem, default_problem_path, read_document, validate_problem
 from handgrad.solution import plain
 from handgrad.text import shown
@@ -58,7 +58,6 @@ LIMITS = {
     "steps": 500,  # gradient steps per request
     # the derivation (sympy) and the reports that carry it: handgrad.limits, from their cost
     "derive_depth": DERIVE_MAX_DEPTH,  # weight layers
-    "derive_depth_batch": DERIVE_MAX_DEPTH_BATCH,  # for a batch through a softmax/sigmoid output
     "derive_units": DERIVE_MAX_UNITS,  # units per layer there
     "generate_draws": 500,  # tries for one generated problem
 }
@@ -426,8 +425,8 @@ def _request_deadline(seconds: float) -> type[asyncio.Protocol]:
 
 
 def _check_derivable(problem: Problem) -> None:
-    """The derivation runs sympy, whose cost grows steeply with depth (`limits.derive_limit`):
-    refuse up front, with the limits, what would take more than a few seconds."""
+    """Derivations are measured to take seconds up to `limits.derive_limit`'s sizes: refuse up
+    front, with the limits, what is past them."""
     from handgrad.limits import derive_limit
 
     reason = derive_limit(problem)
