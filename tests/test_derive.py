@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -439,3 +440,42 @@ def test_a_nonzero_relu_derivative_at_zero_shows_in_the_index_form(
     derivation = _unchecked(_problem([2, 2, 2], relu_grad_at_zero=0.5), monkeypatch)
     step = next(step for step in derivation.steps if step.quantity == "∂L/∂h1")
     assert step.index_form == "∂L/∂h1ᵢ = ∂L/∂a1ᵢ · (1[h1ᵢ > 0] + 0.5·1[h1ᵢ = 0])"
+
+
+SIX_LAYERS = _problem([3, 3, 3, 3, 3, 3, 3], activation="tanh", layout="out_in", batch=True)
+
+
+def test_a_correct_six_layer_network_is_verified_and_a_tiny_error_at_depth_6_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check compares to 30 digits: ∂L/∂a off by one part in 10²⁵ in the δ recursion is
+    caught in every layer it reaches, while ∂L/∂z and the last layer's ∂L/∂W stay ✓."""
+    problem = handgrad.load_problem(SIX_LAYERS)
+    assert all(check_backward(problem).values())
+    real = ops.linear_backward
+
+    def slightly_wrong(dh: Any, cache: ops.LinearCache, layout: ops.Layout) -> Any:
+        dx, dW, db = real(dh, cache, layout)
+        return dx * (1 + Fraction(1, 10**25)), dW, db
+
+    monkeypatch.setattr(ops, "linear_backward", slightly_wrong)
+    verdict = check_backward(problem)
+    assert verdict["dz"] and verdict["dW6"] and verdict["db6"]
+    assert not any(verdict[f"dW{layer}"] for layer in range(1, 6))
+    assert not any(verdict[f"da{layer}"] for layer in range(1, 6))
+
+
+def test_a_wrong_activation_derivative_is_caught_at_depth_6(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """tanh′ = 1 − a² written as 1 − a (a classic slip): every hidden layer's ∂L/∂h is ✗."""
+    real = ops.activation_derivative
+
+    def wrong(cache: ops.ActivationCache, act: Any) -> Any:
+        return 1 - cache.a if act.name == "tanh" else real(cache, act)
+
+    monkeypatch.setattr(ops, "activation_derivative", wrong)
+    verdict = check_backward(handgrad.load_problem(SIX_LAYERS))
+    assert verdict["dz"] and verdict["da5"]
+    assert not any(verdict[f"dh{layer}"] for layer in range(1, 6))
+    assert not verdict["dW1"]
