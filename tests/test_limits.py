@@ -93,3 +93,11 @@ def test_a_missing_answer_file_is_not_offered_a_shipped_example(tmp_path: Path) 
     assert "shipped example" not in result.stderr
     missing = run_cli("solve", "homework4", cwd=tmp_path)
     assert_user_error(missing, "no shipped example is called that")
+
+
+def test_exact_arithmetic_over_a_large_batch_needs_force() -> None:
+    """A 6-layer tanh net over 40 instances took 14 s exactly: refused, with --digits offered."""
+    reason = solve_limit(_problem([8] * 7, "tanh", batch=40), Precision("exact")) or ""
+    assert "40 instance(s)" in reason and "--digits 50" in reason
+    assert solve_limit(_problem([8] * 7, "tanh", batch=40), Precision("digits", 50)) is None
+    assert solve_limit(_problem([8] * 7, "tanh", batch=4), Precision("exact")) is None

@@ -207,4 +207,18 @@ def test_no_document_sends_its_reader_to_a_json_they_do_not_have() -> None:
     for document in [*documents, render_text(solution, 6)]:
         assert "exact form in the JSON" not in document and "in the JSON" not in document
     for document in documents:  # the loss after the step is too long to show: how to get it
-        assert "handgrad solve --exact --format json" in document
+        # (LaTeX writes the two hyphens -{}- so that TeX does not make them an en dash)
+        assert re.search(r"handgrad solve (--|-\{\}-)exact (--|-\{\}-)format json", document)
+
+
+def test_a_command_written_in_latex_keeps_its_two_hyphens() -> None:
+    """TeX turns -- into an en dash: a student copying 'handgrad solve –exact' from the PDF
+    would get a command that fails."""
+    from handgrad.derive.answer import report_solution
+    from handgrad.render.latex import write_latex
+    from handgrad.render.report import report_blocks
+
+    derivation, solution = report_solution(handgrad.load_problem(_shipped("homework3")))
+    latex = write_latex(report_blocks(derivation, solution))
+    assert "handgrad solve -{}-exact -{}-format json" in latex
+    assert not re.search(r"\\text\{[^}]*--exact", latex)

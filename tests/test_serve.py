@@ -141,7 +141,7 @@ def test_a_chunked_body_is_refused_once_past_the_limit():
 
 def test_slow_work_is_bounded(client):
     deep = json.loads(json.dumps(SEED))
-    deep["network"]["layers"] = [2, 2, 2, 2, 2]
+    deep["network"]["layers"] = [2, 2, 2, 2, 2, 2, 2, 2]  # 7 weight layers: past the limits
     deep["data"]["y"] = [1, 0]
     deep.pop("params")
     for path, body in [("/api/derive", {"problem": deep}),
@@ -371,3 +371,19 @@ def test_api_never_answers_with_a_server_error(case):
 def test_slow_endpoints_never_answer_with_a_server_error(case):
     """derive and export run sympy (and pdflatex): fewer examples, the same check."""
     case.call_and_validate(checks=[not_a_server_error])
+
+
+def test_a_derivation_is_not_served_from_another_problems_cache(client):
+    """The derivation states the batch size, ε and the title: changing any of them (and not
+    the architecture) must not bring back the earlier problem's derivation."""
+    first = client.post("/api/derive", json={"problem": DEEP_BATCH}).json()
+    assert "B = 3" in first["sizes"] and "Two hidden layers" in first["problem"]
+    changed = json.loads(json.dumps(DEEP_BATCH))
+    changed["title"] = "CHANGED"
+    changed["loss"]["label_smoothing"] = 0.25
+    changed["data"]["x"] = changed["data"]["x"][:2]
+    changed["data"]["label"] = changed["data"]["label"][:2]
+    second = client.post("/api/derive", json={"problem": changed}).json()
+    text = json.dumps(second)
+    assert "B = 2" in second["sizes"] and "CHANGED" in second["problem"]
+    assert "0.25" in text and "ε = 0.1" not in text

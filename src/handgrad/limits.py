@@ -14,6 +14,10 @@ from handgrad.problem import Problem
 
 SOLVE_MAX_PARAMETERS = 100_000  # every one shown three times: value, gradient, update
 SOLVE_MAX_VALUES = 200_000  # the batch's per-instance quantities: B × (d + 2·Σn + 2q)
+# exact arithmetic costs about instances × parameters × steps: 6 weight layers of 8 units (432
+# parameters) with a batch of 4, 1 step, took 1.7-2.3 s; a batch of 40, 14 s; of 100 with 3
+# steps, 29 s (whole processes, 2 cores)
+EXACT_MAX_WORK = 5_000
 
 
 def solve_limit(problem: Problem, precision: Precision) -> str | None:
@@ -30,6 +34,14 @@ def solve_limit(problem: Problem, precision: Precision) -> str | None:
         return (
             f"a batch of {problem.batch_size} gives {problem.batch_size * per_instance:,} values"
             f" to show; at most {SOLVE_MAX_VALUES:,} without --force"
+        )
+    work = problem.batch_size * parameters * problem.spec.optimizer.steps
+    if precision.kind == "exact" and work > EXACT_MAX_WORK:
+        return (
+            f"exact arithmetic over {problem.batch_size} instance(s), {parameters} parameters and"
+            f" {problem.spec.optimizer.steps} step(s) takes more than a few seconds (their"
+            f" product {work:,} is over {EXACT_MAX_WORK:,}); --digits 50 gives 50 correct"
+            " digits in a second"
         )
     return None
 
@@ -59,7 +71,9 @@ def derive_limit(problem: Problem) -> str | None:
 
 def exact_is_quick(problem: Problem) -> bool:
     """Whether a report works its step in exact arithmetic: whenever `solve --exact` takes
-    seconds (at most EXACT_MAX_PARAMETERS parameters and a batch of 4: 6 weight layers of 8
-    units, a batch of 4, took 1.7-2.3 s as a whole process), in float64 otherwise."""
+    seconds (within EXACT_MAX_PARAMETERS and EXACT_MAX_WORK), in float64 otherwise."""
     parameters = sum(value.size for value in problem.params.values())
-    return parameters <= EXACT_MAX_PARAMETERS and problem.batch_size <= 4
+    steps = problem.spec.optimizer.steps
+    return parameters <= EXACT_MAX_PARAMETERS and problem.batch_size * parameters * steps <= (
+        EXACT_MAX_WORK
+    )

@@ -155,7 +155,8 @@ def exact_latex(expression: Any) -> str:
     from handgrad.core.exact import Exact
 
     if isinstance(expression, Exact):  # too large to write out: its decimal, and why
-        return rf"\text{{({expression.untold})}}"
+        words = expression.untold.replace("--", "-{}-")  # two hyphens, not TeX's en dash
+        return rf"\text{{({words})}}"
     return str(sympy.latex(expression))
 
 

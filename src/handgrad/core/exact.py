@@ -136,6 +136,8 @@ class Exact:
         return Exact.of(1) if self.rational == 0 else Exact._node("exp", (self,))
 
     def log(self) -> Exact:
+        if self.value <= 0:  # the formulas take ln of positive sums only; say so if not
+            raise ValueError(f"ln of a number that is not positive (≈ {self.decimal(6)})")
         return Exact.of(0) if self.rational == 1 else Exact._node("log", (self,))
 
     def tanh(self) -> Exact:
@@ -174,7 +176,8 @@ class Exact:
         return bool(mine == theirs)
 
     def __hash__(self) -> int:
-        return hash(self.rational) if self.rational is not None else id(self)
+        # equal values (== compares values) hash alike: a rational by itself, a node by its float
+        return hash(self.rational) if self.rational is not None else hash(float(self.value))
 
     def __float__(self) -> float:
         return float(self.value)

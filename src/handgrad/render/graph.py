@@ -40,7 +40,9 @@ def _value(value: Any, digits: int) -> str:
 
 def _label(name: str, value: Any, digits: int) -> str:
     shape = format_shape(np.shape(value))
-    return f"{name}  ({shape})\n{_value(value, digits)}"
+    shown = _value(value, digits)
+    # an array too large for its values shows its shape once, not twice
+    return f"{name}  ({shape})" if shown == shape else f"{name}  ({shape})\n{shown}"
 
 
 def solution_graph(

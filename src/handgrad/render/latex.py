@@ -347,7 +347,9 @@ INDENT = r"\quad "  # a broken display's later lines start this far in
 INDENT_PT = 11.0
 COLUMNS_LABEL_PT = 95.0  # "columns 10–12: " before a matrix shown a few columns at a time
 HEAD_SHARE = 0.3  # a head this short keeps a matrix split into columns beside it
-_TOO_WIDE = "(a closed form too wide for the page; handgrad solve --exact --format json writes it)"
+_TOO_WIDE = (  # -{}-: two hyphens in TeX, not an en dash, so the command can be copied
+    "(a closed form too wide for the page; handgrad solve -{}-exact -{}-format json writes it)"
+)
 
 
 def _term_latex(term: Term) -> str:

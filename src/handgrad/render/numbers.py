@@ -173,12 +173,12 @@ def latex_precise(value: Any, digits: int, precision: Precision) -> Chain:
     if untold:
         shown = _matrix(decimal) if array.ndim else decimal[0][0]
         largest = max(untold, key=lambda v: v.size)
-        return (("", shown), ("", rf"\quad \text{{({largest.untold})}}"))
+        return (("", shown), ("", rf"\quad \text{{({text_latex(largest.untold)})}}"))
     exact = [[exact_latex(v) for v in row] for row in np.atleast_2d(grid)]
     if any(len(cell) > LONG_EXACT for row in exact for cell in row):
         longest = max(len(cell) for row in exact for cell in row)
         shown = _matrix(decimal) if array.ndim else decimal[0][0]
-        return (("", shown), ("", rf"\quad \text{{{long_exact_note(longest)}}}"))
+        return (("", shown), ("", rf"\quad \text{{{text_latex(long_exact_note(longest))}}}"))
     if array.ndim == 0:
         if exact[0][0] == decimal[0][0]:
             return (("", exact[0][0]),)
@@ -186,6 +186,12 @@ def latex_precise(value: Any, digits: int, precision: Precision) -> Chain:
     if exact == decimal:  # integers: the decimals would only repeat them
         return (("", _matrix(exact)),)
     return (("", _matrix(exact)), (r"\approx", _matrix(decimal)))
+
+
+def text_latex(text: str) -> str:
+    """Plain words for LaTeX's \\text{}: TeX makes -- an en dash, and a command a reader copies
+    from the page must keep its two hyphens."""
+    return text.replace("--", "-{}-")
 
 
 def long_exact_note(characters: int) -> str:

@@ -25,7 +25,10 @@ SCHEMATIC = "schematic"
 FIGURE_HEIGHT = 0.85 * TEXT_HEIGHT_PT  # a figure leaves room on its page for its caption
 READABLE_PT = SMALLEST_TEXT_PT + 1  # what a part aims for: a point to spare
 PNG_DPI = 150  # sharp when printed at the sizes a figure is scaled to
-CAPTION = "forward pass (solid) with values; backward pass (dashed) with gradients"
+CAPTION = (
+    "forward pass (solid) with values; backward pass (dashed) with gradients (an array too"
+    " large to list shows its shape)"
+)
 
 
 def report_blocks(derivation: Derivation, solution: Solution, digits: int = 6) -> list[Block]:

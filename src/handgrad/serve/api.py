@@ -623,8 +623,12 @@ def create_app(start: dict[str, Any] | None = None, *,
         """The derivation of every gradient for the problem's architecture (sympy-verified)."""
         problem = await work.run(lambda: interactive_problem(request.problem))
         _check_derivable(problem)
-        signature = json.dumps([problem.architecture.__repr__(), problem.batched,
-                                problem.spec.loss.smoothing, problem.spec.optimizer.frozen])
+        # the derivation states the title, ε, the conventions and the sizes (B too): all of the
+        # problem but its numbers
+        document = problem.to_dict()
+        document.pop("params", None)
+        document["data"] = problem.batch_size if problem.batched else None
+        signature = json.dumps(document, sort_keys=True, default=str)
         with derivations_lock:
             if signature in derivations:
                 return derivations[signature]
