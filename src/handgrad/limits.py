@@ -47,10 +47,10 @@ def solve_limit(problem: Problem, precision: Precision) -> str | None:
 
 
 # What `handgrad derive` and `handgrad report -f latex` cost as whole processes on a 2-core
-# machine (bench/derive.py): the check differentiates a copy of at most 3 units a layer one entry
-# at a time, so the width and the batch barely count and each weight layer adds about 0.1 s.
-#   seed 0.6 s and 0.8 s; 3 weight layers of 8 units, a batch of 4: 0.6-0.8 s and 0.8-1.0 s;
-#   6 weight layers: 1.0-1.2 s and 1.4-1.7 s, for every activation and output.
+# machine (bench/results/derive-2x-xeon.txt, 8 units a layer, a batch of 4, other work running):
+# the check differentiates a copy of at most 3 units a layer one entry at a time, so width and
+# batch barely count. derive: seed 0.5 s, 3 weight layers 0.6-1.0 s, 6 weight layers 0.9-2.0 s;
+# report -f latex (worked exactly): 0.8 s, 2.2-4.3 s, 2.9-6.1 s, for every activation and output.
 # The limits are the sizes measured, where a derivation still reads as a page or two a layer.
 DERIVE_MAX_DEPTH = 6  # weight layers
 DERIVE_MAX_UNITS = 8  # per layer
