@@ -10,8 +10,15 @@ which slows every matrix product and would make the comparison meaningless).
 
 Implementations:
 
-- handgrad: `FusedStep` + `Optimizer("sgd")`; the batch is in the form the training loop keeps
-  (`with_ones`), prepared outside the timing.
+- handgrad: the step `handgrad train` would take for these shapes (`backend_choice.make_step`,
+  backend auto: NumPy's `FusedStep` or the compiled `CompiledStep`, loops or BLAS, whichever
+  its probe measures fastest; the probe runs while building, outside the timing) +
+  `Optimizer("sgd")`; the batch lies in the step's own buffers (`batch_buffers`), where the
+  training loop gathers it, filled outside the timing; step = `train`, which returns the loss
+  as a Python float.
+- handgrad-numpy, handgrad-numba, handgrad-torch: each backend forced (`--backend`): the NumPy
+  fused path; the compiled step (its loops and BLAS modes measured, the faster kept); the torch
+  step (the same formulas on CPU torch tensors, no autograd, eager).
 - floor:    only the five matrix products a step cannot avoid (h = xW1, z = hW2, dW2 = hᵀdz,
   da = dz W2ᵀ, dW1 = xᵀda), NumPy with preallocated `out=` buffers: the lower limit.
 - torch:    eager nn.Sequential(Linear, ReLU, Linear), CrossEntropyLoss(label_smoothing=0.1) on
@@ -65,7 +72,8 @@ CONFIGS: dict[str, tuple[int, int, int, int]] = {  # name: (d, n, q, batch)
     "mnist1024": (784, 256, 10, 1024),
     "wide": (1024, 4096, 1000, 512),
 }
-IMPLS = ("handgrad", "floor", "torch", "jax", "sklearn")
+IMPLS = ("handgrad", "handgrad-numpy", "handgrad-numba", "handgrad-torch", "floor", "torch", "jax",
+         "sklearn")
 DTYPES = ("float32", "float64")
 QUICK_CONFIGS = ("tiny", "small", "mnist1024")
 QUICK_BUDGET = 0.25
@@ -104,24 +112,47 @@ def make_data(config: str, dtype: str) -> dict[str, Any]:
 # Each builder returns (step, info): step() runs one training step and returns the loss.
 
 
-def build_handgrad(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+def build_handgrad(data: dict[str, Any], dtype: str, backend: str = "auto"
+                   ) -> tuple[Step, dict[str, Any]]:
     from handgrad.core.network import Architecture
     from handgrad.core.ops import Activation
-    from handgrad.train.fused import FusedStep
+    from handgrad.train.backend_choice import make_step
+    from handgrad.train.loop import step_name
     from handgrad.train.optim import Optimizer
 
     d, n, q, batch = data["sizes"]
     arch = Architecture((d, n, q), Activation("relu"), "softmax", "in_out", "cross_entropy", "mean")
     params = {key: value.copy() for key, value in data["params"].items()}
-    fused = FusedStep(arch, params, max_batch=batch)
-    xa = fused.with_ones(data["x"])
-    ys = data["ys"]
     opt = Optimizer("sgd", learning_rate=LEARNING_RATE)
+    started = time.perf_counter()
+    fused = make_step(arch, params, batch, backend, opt, probe=(data["x"], data["ys"]))  # type: ignore[arg-type]
+    chosen_s = time.perf_counter() - started
+    xb, yb = fused.batch_buffers(batch)
+    xb[...] = fused.prepare(data["x"])
+    yb[...] = data["ys"]
+    train = fused.train
 
     def step() -> float:
-        return opt.step(fused, xa, ys)
+        return train(xb, yb, opt)
 
-    return step, {"dtype_used": str(fused.weights[0].dtype), "version": _version("handgrad")}
+    info = {"dtype_used": str(fused.weights[0].dtype), "version": _version("handgrad"),
+            "path": step_name(fused), "choose_and_build_s": chosen_s}
+    return step, info
+
+
+def build_handgrad_numpy(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    return build_handgrad(data, dtype, "numpy")
+
+
+def build_handgrad_numba(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    return build_handgrad(data, dtype, "numba")
+
+
+def build_handgrad_torch(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    return build_handgrad(data, dtype, "torch")
 
 
 def build_floor(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
@@ -253,6 +284,9 @@ def build_sklearn(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any
 
 BUILDERS: dict[str, Callable[[dict[str, Any], str], tuple[Step, dict[str, Any]]]] = {
     "handgrad": build_handgrad,
+    "handgrad-numpy": build_handgrad_numpy,
+    "handgrad-numba": build_handgrad_numba,
+    "handgrad-torch": build_handgrad_torch,
     "floor": build_floor,
     "torch": build_torch,
     "jax": build_jax,
@@ -310,7 +344,7 @@ def worker(impl: str, config: str, dtype: str, budget: float) -> dict[str, Any]:
             step, info = builder(data, dtype)
         except ImportError as exc:
             return {"skipped": f"{impl} not importable: {exc}"}
-        return {**info, **measure(step, budget)}
+        return {**info, **measure(step, budget), "impl_is_default": impl == "handgrad"}
     except Exception as exc:  # report, never crash the table
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -415,6 +449,8 @@ def cell(result: dict[str, Any], dtype: str) -> str:
     if "error" in result:
         return "error"
     text = human(result["median_s"])
+    if result.get("path") and result.get("impl_is_default"):
+        text += f" [{result['path']}]"
     used = result.get("dtype_used")
     if used and used != dtype:
         text += f" ({used})"
@@ -456,7 +492,9 @@ def print_report(
             row += [ratio(medians[a], medians[b]) for a, b in pairs]
             table.add_row(*row)
     console.print(table)
-    notes = ["floor = the five matrix products alone (NumPy, out= buffers): the lower limit."]
+    notes = ["floor = the five matrix products alone (NumPy, out= buffers): the lower limit.",
+             "handgrad = the default (auto) path, [which one] it measured fastest;"
+             " handgrad-numpy/-numba/-torch = each backend forced."]
     if "sklearn" in impls:
         notes.append(
             "† sklearn: MLPClassifier.partial_fit, NO label smoothing (plain "
@@ -535,6 +573,11 @@ def main() -> None:
     budget = args.budget or (QUICK_BUDGET if args.quick else 0.5)
     rounds = max(1, args.rounds or (1 if args.quick else 3))
 
+    # one measured choice of path per configuration for the whole run (the workers share it),
+    # measured afresh by the first worker that needs it
+    import tempfile
+
+    os.environ["HANDGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="handgrad-bench-")
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     start = time.perf_counter()
     per_round: dict[tuple[str, str, str], list[dict[str, Any]]] = {}

@@ -255,3 +255,38 @@ def test_a_feature_whose_variance_overflows_is_named():
     assert "(row 1)" in str(caught.value)
     fitted = fit_standardizer(X[:, :1], ("a",), "ok.csv")
     np.testing.assert_allclose(fitted.mean, [2.0])
+
+
+@pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer"])
+def test_bundled_sets_equal_scikit_learns_loaders(name):
+    """The package-data CSVs read without scikit-learn give its loaders' arrays and names."""
+    from sklearn import datasets
+
+    from handgrad.train.data import _sklearn_csv
+
+    ours = _sklearn_csv(name)
+    assert ours is not None, "scikit-learn's package data moved: the loader fallback runs"
+    bunch = getattr(datasets, f"load_{name}")()
+    np.testing.assert_array_equal(ours.X, bunch.data)
+    np.testing.assert_array_equal(ours.y, bunch.target)
+    assert ours.classes == tuple(str(c) for c in bunch.target_names)
+    assert ours.feature_names == tuple(str(f) for f in bunch.feature_names)
+
+
+def test_loading_a_bundled_set_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    probe = ("import sys; from handgrad.train.data import load_dataset; load_dataset('digits');"
+             " print('sklearn' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert run.stdout.strip() == "False"
+
+
+def test_a_moved_package_data_file_falls_back_to_the_loader(monkeypatch):
+    from handgrad.train import data as data_module
+
+    monkeypatch.setattr(data_module, "_sklearn_csv", lambda name: None)
+    data = load_dataset("iris")
+    assert data.X.shape == (150, 4) and data.classes[0] == "setosa"

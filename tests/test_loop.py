@@ -112,12 +112,15 @@ def test_ctrl_c_ends_training_but_keeps_the_best_finished_epoch():
 
 
 def test_ctrl_c_before_any_epoch_finishes_is_passed_on(monkeypatch):
-    from handgrad.train.optim import Optimizer
+    from handgrad.train import loop
+    from handgrad.train.fused import FusedStep
 
-    def interrupted_step(self, fused, x, target):
-        raise KeyboardInterrupt
+    class Interrupted(FusedStep):
+        def advance(self, x, target, optimizer):
+            raise KeyboardInterrupt
 
-    monkeypatch.setattr(Optimizer, "step", interrupted_step)
+    monkeypatch.setattr(loop, "make_step", lambda arch, params, batch, *a, **k:
+                        Interrupted(arch, params, batch))
     with pytest.raises(KeyboardInterrupt):  # nothing finished, nothing to keep
         train(load_dataset("wine"), TrainConfig(epochs=5))
 

@@ -51,7 +51,7 @@ def test_sgd_step_is_the_hand_worked_update():
             np.testing.assert_allclose(new[name], np.array(value), rtol=1e-12)
 
 
-def _torch_run(name: str, kwargs: dict, steps: int, dtype):
+def _torch_run(name: str, kwargs: dict, steps: int, dtype, make=FusedStep):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
     layers = (5, 7, 6, 4)
@@ -63,7 +63,7 @@ def _torch_run(name: str, kwargs: dict, steps: int, dtype):
     labels = rng.integers(0, 4, (steps, 8))
     tanh = ops.Activation("tanh")
     arch = Architecture(layers, tanh, "softmax", "in_out", "cross_entropy", "mean")
-    fused = FusedStep(arch, params, max_batch=8)
+    fused = make(arch, params, 8)
     opt = Optimizer(name, **kwargs)
     ours = []
     for k in range(steps):

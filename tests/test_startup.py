@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "jax", "sympy", "mpmath", "matplotlib", "sklearn", "graphviz", "pydantic")
+HEAVY = ("torch", "jax", "sympy", "mpmath", "matplotlib", "sklearn", "graphviz", "pydantic",
+         "numba", "scipy")
 
 PROBE = """
 import sys
@@ -31,3 +32,27 @@ def test_solve_never_imports_heavy_libraries() -> None:
     assert "Forward pass" in run.stdout
     line = next(line for line in run.stderr.splitlines() if line.startswith("LOADED:"))
     assert line == "LOADED:", f"solve imported {line[7:]}"
+
+
+TRAIN_PROBE = """
+import sys
+from handgrad.cli import main
+sys.argv = ["handgrad", "train", "--data", "iris", "--epochs", "1", "--out", sys.argv[1],
+            "--quiet", "--backend", "numpy"]
+try:
+    main()
+except SystemExit as done:
+    assert not done.code, done.code
+loaded = sorted({name.split(".")[0] for name in sys.modules} & {"sklearn", "torch", "jax"})
+sys.stderr.write("LOADED:" + ",".join(loaded) + "\\n")
+"""
+
+
+def test_training_on_a_bundled_set_imports_neither_scikit_learn_nor_torch(tmp_path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", TRAIN_PROBE, str(tmp_path / "run")],
+        capture_output=True, text=True, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    line = next(line for line in run.stderr.splitlines() if line.startswith("LOADED:"))
+    assert line == "LOADED:", f"train imported {line[7:]}"

@@ -61,6 +61,13 @@ from handgrad.core.activations import ACTIVATION_NAMES, OUTPUT_NAMES
               show_default=True)
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seeds the initial weights, the split and the shuffling.")
+@click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "torch"]),
+              default="auto", show_default=True,
+              help="The training step: auto times NumPy and the compiled (numba) step on the"
+              " first batch and keeps the faster (remembered per shape); torch runs the same"
+              " formulas on torch tensors.")
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu, or cuda (cuda:N) for the torch step on a GPU, captured as a CUDA graph.")
 @click.option("--out", type=click.Path(path_type=Path),
               help="A new or empty folder for model.npz, run.json and plots; default"
               " runs/DATA-TIME (numbered -2, -3, ... if taken).")
@@ -98,6 +105,7 @@ def train(**options: Any) -> None:
         epochs=options["epochs"], batch_size=options["batch_size"],
         patience=options["patience"] or None, validation=options["validation"],
         test=options["test"], dtype=options["dtype"], seed=options["seed"],
+        backend=options["backend"], device=options["device"],
     )
     from handgrad.train.runs import check_run_folder
 

