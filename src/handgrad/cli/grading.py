@@ -52,6 +52,9 @@ class DecimalsType(click.ParamType):
               help="Points per quantity, the credit for a carried-forward step and the "
               "required quantities (TOML); default: 1 point for each quantity asked, full "
               "credit carried forward.")
+@click.option("--syntax", type=click.Choice(["numpy", "latex"]), default=None,
+              help="How Problem 1's formulas ([derivation]) are written; default: each "
+              "formula's own (a backslash, ^ or a brace means LaTeX).")
 @click.option("--feedback", type=click.Path(path_type=Path, file_okay=False),
               help="A folder of answers: write each student's report to FOLDER/<id>.md.")
 @click.option("--roster", type=click.Path(path_type=Path, dir_okay=False),
@@ -59,13 +62,15 @@ class DecimalsType(click.ParamType):
 @OUTPUT_OPTION
 def grade(problem: Path, answer: Path, output_format: str, rtol: float,
           decimals: int | Literal["auto"],
-          csv_path: Path | None, rubric: Path | None, feedback: Path | None,
-          roster: Path | None, output: Path | None) -> None:
+          csv_path: Path | None, rubric: Path | None, syntax: Any,
+          feedback: Path | None, roster: Path | None, output: Path | None) -> None:
     """Grade a student's ANSWER (TOML/JSON, the solver's names) step by step, or every answer
     in the folder ANSWER (<id>.toml or <id>.json, directly in it) into a grade sheet (--csv).
 
     Each quantity is correct, carried forward (wrong, but what the student's own earlier values
-    give), wrong (with the likely cause) or missing. PROBLEM is a problem file or a shipped
+    give), wrong (with the likely cause) or missing. Problem 1's formulas, under [derivation]
+    (dW1 = "outer(x, dh1)", NumPy-like or LaTeX), are graded for every size. PROBLEM is a problem
+    file or a shipped
     example's name that everyone had, or the folder `handgrad generate --roster` wrote (each
     student's own problem-<id>.toml).
     """
@@ -74,6 +79,9 @@ def grade(problem: Path, answer: Path, output_format: str, rtol: float,
     tolerance = Tolerance(rtol, decimals)
     inputs = _inputs(problem, answer, rubric, roster)
     if answer.is_dir():
+        if syntax is not None:  # the class grade sheet detects each formula's syntax
+            raise HandgradError("--syntax is for one answer file; in a folder each formula's "
+                                "syntax is detected (a backslash, ^ or a brace means LaTeX)")
         _grade_folder(problem, answer, output_format, tolerance, csv_path, rubric, feedback,
                       roster, output, inputs)
         return
@@ -81,7 +89,7 @@ def grade(problem: Path, answer: Path, output_format: str, rtol: float,
         if value is not None:
             raise HandgradError(f"{flag} is for a folder of answers; {answer} is one file")
     inputs.check(output)
-    _grade_one(problem, answer, output_format, tolerance, rubric, output, inputs)
+    _grade_one(problem, answer, output_format, tolerance, rubric, output, inputs, syntax)
 
 
 def _inputs(problem: Path, answer: Path, rubric: Path | None,
@@ -108,11 +116,14 @@ def _inputs(problem: Path, answer: Path, rubric: Path | None,
 
 
 def _grade_one(problem: Path, answer: Path, output_format: str, tolerance: Any,
-               rubric: Path | None, output: Path | None, inputs: Protected) -> None:
-    """The single-file grade, as it always was; with --rubric, the score after it."""
+               rubric: Path | None, output: Path | None, inputs: Protected,
+               syntax: Any = None) -> None:
+    """The single-file grade, as it always was; with --rubric, the score after it. Problem 1's
+    formulas count as the quantities do (1 point each for dW and db by default)."""
     import json
 
     from handgrad.grade import grade_file
+    from handgrad.grade.derivation import derivation_names
     from handgrad.grading.classgrade import Problems
     from handgrad.grading.rubric import load_rubric, score
     from handgrad.render import grade as render
@@ -122,11 +133,12 @@ def _grade_one(problem: Path, answer: Path, output_format: str, tolerance: Any,
         raise HandgradError(f"{answer}: no problem-{answer.stem}.toml in {problem}: the answer "
                             "file's name is the student's id")
     loaded, solution = problems.solved(answer.stem)
-    report = grade_file(loaded, answer, tolerance, solution)
+    report = grade_file(loaded, answer, tolerance, solution, syntax)
     scored = None
     if rubric is not None:
         chosen = load_rubric(rubric)
-        chosen.check_names(f"{q.section}.{q.key}" for q in solution.quantities)
+        chosen.check_names([*(f"{q.section}.{q.key}" for q in solution.quantities),
+                            *(f"derivation.{name}" for name in derivation_names(loaded))])
         scored = score(report, chosen)
     if output_format == "json":
         data = report.to_dict()

@@ -34,7 +34,10 @@ The modules, one job each: `keys` (the names of an answer's quantities), `tolera
 is right, and the decimals a value shows), `answers` (reading and checking an answer),
 `formulas` and `recipes` (how each quantity is recomputed, and its known mistakes), `rounding`
 (the spread rounding carries through a formula), `judge` (the grading loop and the diagnosis),
-`records` (the verdicts and the report). Everything importers use is importable from here.
+`records` (the verdicts and the report); Problem 1's formulas: `formula` (reading a formula in
+the NumPy-like or LaTeX syntax, showing it back, evaluating it) and `derivation` (grading it
+for every size: `grade_derivation`, `read_derivation`). Everything importers use is importable
+from here.
 """
 
 from handgrad.grade.answers import (
@@ -46,6 +49,15 @@ from handgrad.grade.answers import (
     read_answer,
     validate_answer,
 )
+from handgrad.grade.derivation import (
+    ReadFormula,
+    derivation_names,
+    derivation_problems,
+    expected_formulas,
+    grade_derivation,
+    read_derivation,
+)
+from handgrad.grade.formula import FormulaError, Syntax
 from handgrad.grade.judge import grade, grade_document, grade_file
 from handgrad.grade.keys import (
     NOT_ASKED,
@@ -58,12 +70,15 @@ from handgrad.grade.keys import (
 )
 from handgrad.grade.records import (
     CAUSES,
+    DERIVATION_CAUSES,
+    DERIVATION_EXPLANATIONS,
     EXPLANATIONS,
     STATUSES,
     UNKNOWN_MISTAKE,
     GradeItem,
     GradeReport,
     Status,
+    explanation_of,
 )
 from handgrad.grade.rounding import MAX_SPREAD_WORK, SECOND_ORDER
 from handgrad.grade.tolerance import (
@@ -78,6 +93,8 @@ from handgrad.grade.tolerance import (
 __all__ = [
     "BLANK_SHEET",
     "CAUSES",
+    "DERIVATION_CAUSES",
+    "DERIVATION_EXPLANATIONS",
     "EXACT",
     "EXPLANATIONS",
     "MAX_SPREAD_WORK",
@@ -91,21 +108,30 @@ __all__ = [
     "Answer",
     "AnswerError",
     "Decimals",
+    "FormulaError",
     "GivenAnswer",
     "GradeItem",
     "GradeReport",
     "Key",
+    "ReadFormula",
     "Status",
+    "Syntax",
     "Tolerance",
     "Values",
     "answer_decimals",
+    "derivation_names",
+    "derivation_problems",
+    "expected_formulas",
+    "explanation_of",
     "grade",
+    "grade_derivation",
     "grade_document",
     "grade_file",
     "half_units",
     "is_asked",
     "load_answer",
     "read_answer",
+    "read_derivation",
     "validate_answer",
     "written_decimals",
 ]

@@ -4,7 +4,7 @@ names and shapes, into float arrays and the decimals each shows."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ class AnswerError(ProblemError):
 
 NO_QUANTITIES = ("the answer gives no quantities: put them under [forward], [backward] and "
                  "[update] with the solver's names")
+DERIVATION = "derivation"  # Problem 1's formulas: {gradient name: formula}
 BLANK_SHEET = ('every quantity is blank (""): fill in the values you computed, and leave blank '
                "only what you did not")
 
@@ -34,6 +35,7 @@ class GivenAnswer:
 
     values: Values
     written: dict[Key, int]
+    formulas: dict[str, str] = field(default_factory=dict)  # [derivation]: {name: formula}
 
 
 def load_answer(path: str | Path, solution: Solution) -> Values:
@@ -64,9 +66,13 @@ def validated(document: Mapping[str, Any], solution: Solution, source: str) -> G
     answer: Values = {}
     written: dict[Key, int] = {}
     blank = False
+    formulas: dict[str, str] = {}
     for section, content in document.items():
         if section in SOLVER_KEYS:
             continue  # the rest of a `solve --format json` file: not graded
+        if section == DERIVATION:
+            formulas = _formulas(content, solution, problems)
+            continue
         if section not in SECTIONS:
             problems.append(_unknown_section(section))
             continue
@@ -98,9 +104,24 @@ def validated(document: Mapping[str, Any], solution: Solution, source: str) -> G
             written[(section, name)] = _decimals_of(value)
     if problems:
         raise AnswerError(problems, source)
-    if not answer:
+    if not answer and not formulas:
         raise AnswerError([BLANK_SHEET if blank else NO_QUANTITIES], source)
-    return GivenAnswer(answer, written)
+    return GivenAnswer(answer, written, formulas)
+
+
+def _formulas(content: Any, solution: Solution, problems: list[str]) -> dict[str, str]:
+    """Problem 1's formulas {gradient name: formula}; a blank one ("") is not given. An
+    unreadable formula is not a problem of the file: it is graded, with its message."""
+    from handgrad.grade.derivation import derivation_problems
+
+    if not isinstance(content, Mapping):
+        problems.append(f"[{DERIVATION}] must be a table of formulas: dW1 = \"outer(x, dh1)\"")
+        return {}
+    found = derivation_problems(content, solution.problem)
+    problems.extend(found)
+    if found:
+        return {}
+    return {str(name): value for name, value in content.items() if value.strip()}
 
 
 def checked(answer: Answer, solution: Solution) -> GivenAnswer:
@@ -134,8 +155,8 @@ def checked(answer: Answer, solution: Solution) -> GivenAnswer:
 
 
 def _unknown_section(section: str) -> str:
-    return (f"{quoted(section)} is not a section of an answer; use [forward], [backward] and"
-            f" [update]{did_you_mean(section, SECTIONS)}")
+    return (f"{quoted(section)} is not a section of an answer; use [forward], [backward],"
+            f" [update] and [derivation]{did_you_mean(section, (*SECTIONS, DERIVATION))}")
 
 
 def _unknown_name(section: str, name: str, expected: Mapping[str, Any]) -> str:

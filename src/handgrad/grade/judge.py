@@ -4,12 +4,15 @@ diagnosis of a wrong value, and the entry points `grade`, `grade_file`, `grade_d
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from handgrad.grade.answers import GivenAnswer, checked, read_answer, validated
+from handgrad.grade.derivation import grade_derivation
+from handgrad.grade.formula import Syntax
 from handgrad.grade.keys import Answer, Key, Values
 from handgrad.grade.recipes import Formulas, Recipe
 from handgrad.grade.records import EXPLANATIONS, UNKNOWN_MISTAKE, GradeItem, GradeReport, Status
@@ -39,20 +42,24 @@ def grade(
 
 def grade_file(
     problem: Problem, path: str | Path, tolerance: Tolerance = _DEFAULT_TOLERANCE,
-    solution: Solution | None = None,
+    solution: Solution | None = None, syntax: Syntax | None = None,
 ) -> GradeReport:
-    """Grade the answer in a TOML or JSON file (the solver's names, or its JSON output)."""
+    """Grade the answer in a TOML or JSON file (the solver's names, or its JSON output); its
+    [derivation] section, Problem 1's formulas, is graded after the numbers (`syntax`: numpy or
+    latex for every formula; None detects each one's)."""
     solution = _solved(problem, solution)
-    return _graded(problem, read_answer(path, solution), tolerance, solution)
+    return _graded(problem, read_answer(path, solution), tolerance, solution, syntax)
 
 
 def grade_document(
     problem: Problem, document: Mapping[str, Any], tolerance: Tolerance = _DEFAULT_TOLERANCE,
-    solution: Solution | None = None,
+    solution: Solution | None = None, syntax: Syntax | None = None,
 ) -> GradeReport:
-    """Grade an answer document {section: {name: value}}, as parsed from TOML or JSON."""
+    """Grade an answer document {section: {name: value}}, as parsed from TOML or JSON, with
+    its "derivation" section {gradient name: formula} if it has one."""
     solution = _solved(problem, solution)
-    return _graded(problem, validated(document, solution, "<answer>"), tolerance, solution)
+    return _graded(problem, validated(document, solution, "<answer>"), tolerance, solution,
+                   syntax)
 
 
 def _solved(problem: Problem, solution: Solution | None) -> Solution:
@@ -62,10 +69,15 @@ def _solved(problem: Problem, solution: Solution | None) -> Solution:
 
 
 def _graded(
-    problem: Problem, answer: GivenAnswer, tolerance: Tolerance, solution: Solution
+    problem: Problem, answer: GivenAnswer, tolerance: Tolerance, solution: Solution,
+    syntax: Syntax | None = None,
 ) -> GradeReport:
     with np.errstate(all="ignore"):  # a student's 0 or negative "probability" gives ±inf, quietly
-        return _Grading(problem, answer, tolerance, solution).report()
+        report = _Grading(problem, answer, tolerance, solution).report()
+    if not answer.formulas:
+        return report
+    formulas = grade_derivation(problem, answer.formulas, syntax)
+    return replace(report, items=[*report.items, *formulas])
 
 
 class _Reading(dict[Key, np.ndarray]):

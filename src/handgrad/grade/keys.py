@@ -29,5 +29,8 @@ DZ, DYHAT = ("backward", "dz"), ("backward", "dyhat")
 
 
 def is_asked(section: str, name: str) -> bool:
-    """Whether a homework of this kind asks for the quantity (everything but `NOT_ASKED`)."""
+    """Whether a homework of this kind asks for the quantity (everything but `NOT_ASKED`; of
+    Problem 1's formulas, ∂L/∂W and ∂L/∂b, not the intermediate steps)."""
+    if section == "derivation":
+        return name.startswith(("dW", "db"))
     return (section, name) not in NOT_ASKED

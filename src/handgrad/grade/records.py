@@ -35,6 +35,41 @@ EXPLANATIONS = {
 CAUSES = tuple(EXPLANATIONS)
 UNKNOWN_MISTAKE = "matches none of the known mistakes; recompute it from its formula"
 
+# Problem 1's formulas (section "derivation"): the mistakes a formula can make, in words
+DERIVATION_EXPLANATIONS = {
+    "transposed": "the transpose of the gradient: the gradient with respect to Wᵀ given for W "
+    "(∂L/∂W has the shape of W), or a row where the course's column vector belongs",
+    "outer_order": "the outer product in the wrong order, v uᵀ for u vᵀ: ∂L/∂W is (the "
+    "layer's input)(∂L/∂h)ᵀ with h = Wᵀa + b, and (∂L/∂h)(the layer's input)ᵀ with h = Wa + b",
+    "layout": "multiplied by W where the layout needs Wᵀ in the backward pass, or the reverse: "
+    "with h = Wᵀa + b, ∂L/∂a = W ∂L/∂h; with h = Wa + b, ∂L/∂a = Wᵀ ∂L/∂h",
+    "missing_relu_mask": "left out the ReLU mask: ∂L/∂h = ∂L/∂a ⊙ 1[h > 0], not ∂L/∂a",
+    "missing_activation_derivative": "left out the activation's derivative: "
+    "∂L/∂h = ∂L/∂a ⊙ f′(h), not ∂L/∂a",
+    "mask_on_wrong_quantity": "applied the activation's derivative to the wrong quantity or in "
+    "the wrong place: ∂L/∂h = (W ∂L/∂z) ⊙ f′(h), the mask 1[h > 0] (not a itself, and not "
+    "inside the product with W); for tanh 1 − a², not 1 − h²",
+    "no_smoothing": "used the one-hot y where the smoothed target yˢ belongs",
+    "dz_sign": "the sign is reversed: ∂L/∂z = ŷ − yˢ, not yˢ − ŷ (and ∂L/∂ŷ = −yˢ/ŷ)",
+    "full_jacobian_unsimplified": "correct, but not simplified: the softmax Jacobian "
+    "diag(ŷ) − ŷŷᵀ applied to −yˢ/ŷ collapses to ŷ − yˢ, because Σᵢ yˢᵢ = 1",
+    "missing_batch_mean": "left out the 1/B of the mean over the batch: L = (1/B) Σᵦ Lᵦ, so "
+    "every gradient carries 1/B",
+    "missing_bias_gradient_sum": "gave ∂L/∂b for each instance: over a batch it is the sum of "
+    "the columns, ∂L/∂b = (∂L/∂h) 1_B",
+    "wrong_shape": "the sizes do not fit",
+    "unreadable": "the formula cannot be read",
+}
+DERIVATION_CAUSES = tuple(DERIVATION_EXPLANATIONS)
+
+
+def explanation_of(section: str, cause: str | None) -> str:
+    """A cause code in words, for a quantity (Problem 2) or a formula (section derivation)."""
+    if cause is None:
+        return ""
+    table = DERIVATION_EXPLANATIONS if section == "derivation" else EXPLANATIONS
+    return table.get(cause, EXPLANATIONS.get(cause, ""))
+
 
 @dataclass(frozen=True)
 class GradeItem:
@@ -51,6 +86,13 @@ class GradeItem:
     formula: str = ""
     inputs: tuple[str, ...] = ()
     allowance: Any = None  # how far the value could be off for rounding alone, entry by entry
+    # a formula of Problem 1 (section "derivation"): `given` is the formula as written,
+    # `expected` a right one (NumPy-like); how it was read, as text and LaTeX; where the
+    # reading stopped for an unreadable one
+    read: str = ""
+    read_latex: str = ""
+    expected_latex: str = ""
+    position: int | None = None
 
     @property
     def key(self) -> str:
@@ -61,16 +103,27 @@ class GradeItem:
     def asked(self) -> bool:
         return is_asked(self.section, self.name)
 
+    @property
+    def is_formula(self) -> bool:
+        """A formula of Problem 1 rather than a number of Problem 2."""
+        return self.section == "derivation"
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        formula = self.is_formula  # given and expected are formulas (text), not numbers
+        data: dict[str, Any] = {
             "section": self.section,
             "name": self.name,
             "status": self.status,
-            "given": plain(self.given),
-            "expected": plain(self.expected),
+            "given": self.given if formula else plain(self.given),
+            "expected": self.expected if formula else plain(self.expected),
             "cause": self.cause,
             "explanation": self.explanation,
         }
+        if self.is_formula:
+            data.update(read=self.read, read_latex=self.read_latex,
+                        expected_latex=self.expected_latex, position=self.position,
+                        inputs=[name.partition(".")[2] for name in self.inputs])
+        return data
 
 
 @dataclass(frozen=True)
@@ -84,12 +137,34 @@ class GradeReport:
 
     @property
     def first_wrong(self) -> GradeItem | None:
-        return next((item for item in self.items if item.status == "wrong"), None)
+        """The first wrong number (Problem 2); `first_wrong_formula` is Problem 1's."""
+        return next((item for item in self.items
+                     if item.status == "wrong" and not item.is_formula), None)
+
+    @property
+    def first_wrong_formula(self) -> GradeItem | None:
+        return next((item for item in self.formulas if item.status == "wrong"), None)
+
+    @property
+    def numbers(self) -> list[GradeItem]:
+        """The items of Problem 2 (forward, backward, update)."""
+        return [item for item in self.items if not item.is_formula]
+
+    @property
+    def formulas(self) -> list[GradeItem]:
+        """The items of Problem 1 (section derivation), empty unless the answer has one."""
+        return [item for item in self.items if item.is_formula]
 
     @property
     def summary(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for item in self.items:
+            counts[item.status] += 1
+        return counts
+
+    def summary_of(self, items: list[GradeItem]) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        for item in items:
             counts[item.status] += 1
         return counts
 
@@ -104,7 +179,7 @@ class GradeReport:
 
     def to_dict(self) -> dict[str, Any]:
         first = self.first_wrong
-        return {
+        data: dict[str, Any] = {
             "problem": self.problem,
             "tolerance": self.tolerance_text,
             "first_wrong": first.name if first else None,
@@ -112,6 +187,11 @@ class GradeReport:
             "missing_asked": [item.key for item in self.missing_asked],
             "items": [item.to_dict() for item in self.items],
         }
+        if self.formulas:
+            wrong = self.first_wrong_formula
+            data["derivation"] = {"summary": self.summary_of(self.formulas),
+                                  "first_wrong": wrong.name if wrong else None}
+        return data
 
     def to_markdown(self, digits: int = 6) -> str:
         from handgrad.render.grade import render_grade_markdown  # renderers load on demand

@@ -38,9 +38,10 @@ def _mark(item: GradeItem) -> tuple[str, str]:
 
 
 def _summary_line(report: GradeReport) -> str:
-    s = report.summary
+    """Problem 2's verdicts in a line (the numbers; the formulas have `_formulas_line`)."""
+    s = report.summary_of(report.numbers)
     graded = s["correct"] + s["carried_forward"] + s["wrong"]
-    missing = len(report.missing_asked)
+    missing = len(_missing_numbers(report))
     unasked = s["missing"] - missing
     skipped = f", {unasked} not asked" if unasked else ""
     return (
@@ -49,25 +50,29 @@ def _summary_line(report: GradeReport) -> str:
     )
 
 
+def _missing_numbers(report: GradeReport) -> list[GradeItem]:
+    return [item for item in report.missing_asked if not item.is_formula]
+
+
 def _missing_line(report: GradeReport) -> str:
     """What the homework asks for and the answer leaves out: missing work is missing, not
     right (an answer with 1 of 18 quantities has no wrong step, and is far from done)."""
-    missing = report.missing_asked
+    missing = _missing_numbers(report)
     if not missing:
         return ""
     names = ", ".join(item.key for item in missing)
-    asked = sum(item.asked for item in report.items)
+    asked = sum(item.asked for item in report.numbers)
     return (f"Missing: {len(missing)} of the {_quantities(asked)} the homework asks for"
             f" ({names}).")
 
 
 def _verdict_line(report: GradeReport) -> str:
     """The line under the table when no step is wrong."""
-    s = report.summary
+    s = report.summary_of(report.numbers)
     graded = s["correct"] + s["carried_forward"]
     if not graded:
         return "Nothing was graded."
-    if report.missing_asked:
+    if _missing_numbers(report):
         return (f"No wrong step in the {_quantities(graded)} given; the answer is incomplete. "
                 + _missing_line(report))
     return "No wrong step."
@@ -81,8 +86,79 @@ def _redo(item: GradeItem) -> str:
     )
 
 
+def _numbers_given(report: GradeReport) -> bool:
+    """Whether the answer gives any of Problem 2's numbers (a derivation may come alone)."""
+    return any(item.status != "missing" for item in report.numbers) or not report.formulas
+
+
+def _formulas_line(report: GradeReport) -> str:
+    """Problem 1's verdicts in a line."""
+    s = report.summary_of(report.formulas)
+    missing = sum(item.status == "missing" for item in report.formulas)
+    given = len(report.formulas) - missing
+    return (f"{s['correct']} correct, {s['carried_forward']} carried forward, {s['wrong']} "
+            f"wrong, {missing} missing ({given} formula{'' if given == 1 else 's'} graded for "
+            "every size: vectors are columns, a batch one column per instance)")
+
+
+def _note(item: GradeItem) -> str:
+    """What a formula's verdict says in words: its cause, or how it was carried forward."""
+    if item.status == "missing":
+        return f"not given; for example {item.expected}"
+    if item.cause == "unreadable" or item.status == "carried_forward" or item.cause:
+        text = item.explanation
+        if item.status == "wrong":
+            text += f". A right one: {item.expected}"
+        return text
+    if item.status == "wrong":
+        return f"{item.explanation}. A right one: {item.expected}"
+    return ""
+
+
+def _caret(item: GradeItem) -> str:
+    """The formula with a caret under where its reading stopped ('' when it was read)."""
+    from handgrad.grade.formula import FormulaError
+
+    if item.position is None or not isinstance(item.given, str):
+        return ""
+    return FormulaError("", item.given, item.position).caret()
+
+
+def _formulas_text(report: GradeReport) -> list[Any]:
+    """Problem 1's part of the terminal report: each formula as read, its verdict, its cause."""
+    table = Table(title=Text("Problem 1: the derivation"), title_justify="left",
+                  title_style="bold", box=box.SIMPLE_HEAD)
+    for column in ("gradient", "verdict", "likely cause", "read as"):
+        table.add_column(column)
+    for item in report.formulas:
+        text, style = _mark(item)
+        table.add_row(item.name, f"[{style}]{text}[/{style}]", item.cause or "",
+                      escape(shown(item.read, 200)))
+    parts: list[Any] = [table, _formulas_line(report)]
+    for item in report.formulas:
+        note = _note(item)
+        if (note and item.status != "correct") or item.cause:
+            parts.append(Text(f"{item.name}: {shown(note, 1000)}"))
+            caret = _caret(item)
+            if caret:
+                parts += [Text(shown(line, 1000)) for line in caret.split("\n")]
+    return parts
+
+
 def render_grade_text(report: GradeReport, digits: int = 6, width: int = 100) -> str:
     """The report as the terminal shows it (rich, without colour when written to a file)."""
+    parts = _numbers_text(report, digits, width) if _numbers_given(report) else [
+        Text(f"Grade: {shown(report.problem, 200)}", style="bold"),
+        "Problem 2: no numbers given."]
+    if report.formulas:
+        parts += ["", *_formulas_text(report)]
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=False, color_system=None).print(Group(*parts))
+    return buffer.getvalue()
+
+
+def _numbers_text(report: GradeReport, digits: int, width: int) -> list[Any]:
+    """Problem 2's part of the terminal report: the table, then the first wrong step."""
     table = Table(
         title=Text(f"Grade: {shown(report.problem, 200)}"), title_justify="left",
         title_style="bold",
@@ -90,7 +166,7 @@ def render_grade_text(report: GradeReport, digits: int = 6, width: int = 100) ->
     )
     for column in ("section", "quantity", "verdict", "likely cause"):
         table.add_column(column)
-    for item in report.items:
+    for item in report.numbers:
         text, style = _mark(item)
         table.add_row(item.section, item.name, f"[{style}]{text}[/{style}]", item.cause or "")
     parts: list[Any] = [table, _summary_line(report)]
@@ -117,16 +193,52 @@ def render_grade_text(report: GradeReport, digits: int = 6, width: int = 100) ->
         lines.append(escape(_redo(first)))
         parts.append(Panel(Group(*lines), title=f"First wrong step: {first.section}.{first.name}",
                            title_align="left", border_style="red"))
-    buffer = io.StringIO()
-    Console(file=buffer, width=width, force_terminal=False, color_system=None).print(Group(*parts))
-    return buffer.getvalue()
+    return parts
 
 
 def render_grade_markdown(report: GradeReport, digits: int = 6) -> str:
-    """The report as Markdown: the verdict table, then the first wrong step in detail."""
+    """The report as Markdown: the verdict table, then the first wrong step in detail; then
+    Problem 1's formulas, each as it was read (typeset), with its verdict."""
+    if not _numbers_given(report):
+        lines = [f"# Grade: {report.problem}", "", "Problem 2: no numbers given."]
+    else:
+        lines = _numbers_markdown(report, digits)
+    if report.formulas:
+        lines += ["", *_formulas_markdown(report)]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text in a Markdown table cell: pipes escaped, on one line."""
+    return shown(text, 500).replace("|", "\\|").replace("\n", " ")
+
+
+def _formulas_markdown(report: GradeReport) -> list[str]:
+    lines = ["## Problem 1: the derivation", "", _formulas_line(report) + ".", "",
+             "| gradient | your formula, as read | verdict | likely cause |", "|---|---|---|---|"]
+    for item in report.formulas:
+        read = f"${_cell(item.read_latex)}$" if item.read_latex else (
+            f"`{_cell(item.given)}`" if isinstance(item.given, str) else "")
+        lines.append(f"| `{item.name}` | {read} | {_mark(item)[0]} | {item.cause or ''} |")
+    notes = [item for item in report.formulas
+             if item.status in ("wrong", "carried_forward") or item.cause]
+    if notes:
+        lines.append("")
+    for item in notes:
+        text = item.explanation[:1].upper() + item.explanation[1:]
+        lines.append(f"- `{item.name}`: {_cell(text)}.")
+        caret = _caret(item)
+        if caret:
+            lines += ["", "  ```", *(f"  {line}" for line in caret.split("\n")), "  ```"]
+        if item.status == "wrong":
+            lines.append(f"  A right one: ${item.expected_latex}$ (`{item.expected}`).")
+    return lines
+
+
+def _numbers_markdown(report: GradeReport, digits: int) -> list[str]:
     lines = [f"# Grade: {report.problem}", "", _summary_line(report) + ".", "",
              "| section | quantity | verdict | likely cause |", "|---|---|---|---|"]
-    for item in report.items:
+    for item in report.numbers:
         lines.append(f"| {item.section} | `{item.name}` | {_mark(item)[0]} |"
                      f" {item.cause or ''} |")
     first = report.first_wrong
@@ -147,7 +259,7 @@ def render_grade_markdown(report: GradeReport, digits: int = 6) -> str:
         else:
             lines.append(first.explanation[:1].upper() + first.explanation[1:] + ".")
         lines += ["", _redo(first)]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _flat(value: object, digits: int) -> str:

@@ -1,0 +1,493 @@
+"""Grading Problem 1: formulas read in two syntaxes, graded for every size, mistakes named.
+
+Every formula here is written by hand, as a student would write it; none is built from the
+grader's or the engine's functions. A formula's verdict comes from evaluating it on random
+instances against the engine's gradient, so a wrong hand formula marked correct (or the
+reverse) fails these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from handgrad.grade import grade_document, grade_file
+from handgrad.grade.derivation import (
+    derivation_names,
+    expected_formulas,
+    grade_derivation,
+    make_instances,
+    read_derivation,
+)
+from handgrad.grade.formula import (
+    FormulaError,
+    detect_syntax,
+    evaluate,
+    formula_latex,
+    formula_text,
+    read_formula,
+)
+from handgrad.grading.rubric import Rubric, score
+from handgrad.problem import load_problem, validate_problem
+
+SEED = load_problem("homework3")
+BATCH = load_problem("deep_batch")  # 3-4-3-2, out_in, ReLU, a batch of 3, mean
+DEEP_TANH = validate_problem({
+    "network": {"layers": [3, 4, 3, 2], "activation": "tanh", "layout": "out_in"},
+    "params": {"W1": [[1, 0, -1], [0, 1, 1], [1, 1, 0], [-1, 0, 1]], "b1": [0, 0, 0, 0],
+               "W2": [[1, 0, 1, 0], [0, 1, 0, 1], [1, -1, 0, 0]], "b2": [0, 0, 0],
+               "W3": [[1, 0, -1], [0, 1, 1]], "b3": [0, 0]},
+    "data": {"x": [1, 2, 3], "y": [0, 1]},
+    "loss": {"label_smoothing": 0.1},
+    "optimizer": {"learning_rate": 0.1},
+}, "<deep tanh>")
+
+
+def verdict(problem, name, formula, others=None, syntax=None):
+    formulas = {**(others or {}), name: formula}
+    items = grade_derivation(problem, formulas, syntax)
+    return next(item for item in items if item.name == name)
+
+
+# ------------------------------------------------------------------------- correct forms
+
+SEED_CORRECT = {
+    "dW2": [
+        "outer(a1, yhat - ys)",
+        "a1 @ (yhat - ys).T",
+        "a @ (yhat - ys).T",
+        "np.outer(a1, dz)",
+        "a1 * (yhat - ys).T",  # entry-wise, by broadcasting a column against a row
+        "relu(W1.T @ x + b1) @ (softmax(W2.T @ relu(W1.T @ x + b1) + b2) - ys).T",
+        "-(a1 @ (ys - yhat).T)",
+        "a1 @ (yhat - (1 - eps) * y - eps / q).T",
+        r"a_1 (\hat{y} - y^{s})^\top",
+        r"a_{1}\left(\hat{y}-y^{s}\right)^{T}",
+        r"\frac{\partial L}{\partial W_2} = a_1 \left(\frac{\partial L}{\partial z}\right)^{\top}",
+        r"\mathbf{a}_1 \cdot (\hat{\mathbf{y}} - \mathbf{y}^s)^\intercal",
+        "a1 @ (ŷ − yˢ)ᵀ",
+        "a_1 (ŷ − yˢ)ᵀ",
+    ],
+    "db2": ["yhat - ys", "dz", r"\hat{y} - y^{s}", "softmax(z) - ((1 - eps) * y + eps / q)"],
+    "dW1": [
+        "outer(x, (W2 @ (yhat - ys)) * (h1 > 0))",
+        "x @ ((W2 @ (yhat - ys)) * relu_prime(h1)).T",
+        "x @ (W2 @ dz * (h > 0)).T",
+        "outer(x, dh1)",
+        "x * ((W2 @ dz) * (a1 > 0)).T",  # 1[a > 0] = 1[h > 0] for ReLU
+        r"x \left( W_2 (\hat{y} - y^{s}) \odot \mathbb{1}[h_1 > 0] \right)^\top",
+        r"x\,\Big(\big(W_{2}\frac{\partial L}{\partial z}\big)\odot\mathbb{1}_{\{h_1>0\}}\Big)^T",
+        r"x \left(\operatorname{ReLU}'(h_1) \odot W_2 (\hat y - y^s)\right)^\top",
+    ],
+    "db1": [
+        "W2 @ (yhat - ys) * (h1 > 0)",
+        "(h1 > 0) * (W2 @ dz)",
+        "diag(relu_prime(h1)) @ W2 @ (yhat - ys)",
+        r"\operatorname{diag}(\mathbb{1}[h_1 > 0]) W_2 (\hat{y} - y^{s})",
+        r"\frac{\partial L}{\partial h_1}",
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "formula"), [
+    (name, formula) for name, forms in SEED_CORRECT.items() for formula in forms])
+def test_correct_formulas_in_many_spellings_are_correct(name: str, formula: str) -> None:
+    item = verdict(SEED, name, formula)
+    assert item.status == "correct", (formula, item.cause, item.explanation)
+    assert item.read and item.read_latex
+
+
+def test_the_full_softmax_jacobian_is_correct_with_a_note() -> None:
+    for formula in ["(diag(yhat) - outer(yhat, yhat)) @ (-ys / yhat)",
+                    r"(\operatorname{diag}(\hat{y}) - \hat{y}\hat{y}^\top)(-y^s / \hat{y})"]:
+        item = verdict(SEED, "dz", formula)
+        assert (item.status, item.cause) == ("correct", "full_jacobian_unsimplified")
+    item = verdict(SEED, "dW2", "a1 @ ((diag(yhat) - yhat @ yhat.T) @ (-ys / yhat)).T")
+    assert (item.status, item.cause) == ("correct", "full_jacobian_unsimplified")
+    # ... and the plain form is correct without one
+    assert verdict(SEED, "dz", "yhat - ys").cause is None
+
+
+def test_a_wrong_jacobian_is_wrong() -> None:
+    item = verdict(SEED, "dz", "(diag(yhat) + outer(yhat, yhat)) @ (-ys / yhat)")
+    assert item.status == "wrong"
+
+
+# ----------------------------------------------------------------------- cause by cause
+
+SEED_MISTAKES = [
+    ("dz", "ys - yhat", "dz_sign"),
+    ("dz", "yhat - y", "no_smoothing"),
+    ("dW2", "outer(a1, ys - yhat)", "dz_sign"),
+    ("dW2", "a1 @ (yhat - y).T", "no_smoothing"),
+    ("dW2", "outer(yhat - ys, a1)", "outer_order"),
+    ("dW2", "(yhat - ys) @ a1.T", "outer_order"),
+    ("dW2", r"(\hat{y} - y^{s}) a_1^\top", "outer_order"),
+    ("dW2", "(a1 @ (yhat - ys).T).T", "transposed"),
+    ("db2", "(yhat - ys).T", "transposed"),  # a row where the course's column belongs
+    ("dW1", "outer(x, W2 @ (yhat - ys))", "missing_relu_mask"),
+    ("dh1", "W2 @ dz", "missing_relu_mask"),
+    ("db1", "W2 @ (yhat - ys)", "missing_relu_mask"),
+    ("dh1", "W2 @ dz * a1", "mask_on_wrong_quantity"),  # ReLU(h) where ReLU'(h) belongs
+    ("dh1", "W2 @ (dz * (h1 > 0))", "mask_on_wrong_quantity"),  # inside the product
+    ("dW1", "outer(x, W2 @ (yhat - ys) * relu(h1))", "mask_on_wrong_quantity"),
+    ("da1", "W2.T @ dz", "layout"),  # fits the seed's square W2 only
+    ("dh1", "W2.T @ dz * (h1 > 0)", "layout"),
+    ("dW1", "outer(x, W2 @ (ys - yhat) * (h1 > 0))", "dz_sign"),
+    ("db1", "W2 @ (yhat - y) * (h1 > 0)", "no_smoothing"),
+    ("dW1", "outer(dh1, x)", "outer_order"),
+]
+
+
+@pytest.mark.parametrize(("name", "formula", "cause"), SEED_MISTAKES)
+def test_each_mistake_is_named(name: str, formula: str, cause: str) -> None:
+    item = verdict(SEED, name, formula)
+    assert (item.status, item.cause) == ("wrong", cause), item.explanation
+    assert item.explanation
+
+
+def test_a_formula_right_only_for_square_matrices_is_wrong_with_its_cause() -> None:
+    W2 = SEED.params["W2"]
+    assert W2.shape[0] == W2.shape[1]  # the seed's W2 is square: W2ᵀ fits where W2 belongs
+    item = verdict(SEED, "da1", "W2.T @ (yhat - ys)")
+    assert (item.status, item.cause) == ("wrong", "layout")
+    assert "n and q" in item.explanation and "cannot multiply q × n by q × 1" in item.explanation
+    # a formula equal to the gradient at equal sizes only, with no known mistake to name
+    item = verdict(SEED, "da1", "W2 @ eye(n) @ dz")
+    assert (item.status, item.cause) == ("wrong", "wrong_shape")
+    assert "only when the sizes are equal" in item.explanation
+
+
+def test_a_wrong_shape_is_said_in_the_problems_symbols() -> None:
+    item = verdict(SEED, "dW2", "(yhat - ys) @ a1.T")
+    assert "your ∂L/∂W2 is q × n; with z = W2ᵀa1 + b2 it must be n × q" in item.explanation
+    item = verdict(SEED, "dW2", "W2.T")
+    assert (item.status, item.cause) == ("wrong", "wrong_shape")
+
+
+def test_a_value_matching_no_mistake_is_wrong_without_a_cause() -> None:
+    item = verdict(SEED, "dW2", "outer(a1, yhat + ys)")
+    assert (item.status, item.cause) == ("wrong", None)
+    assert "none of the known mistakes" in item.explanation
+
+
+# ---------------------------------------------------------------------- carried forward
+
+
+def test_a_later_formula_is_graded_in_terms_of_the_students_own_earlier_ones() -> None:
+    formulas = {"dz": "ys - yhat", "dW2": "outer(a1, dz)", "db2": "dz", "da1": "W2 @ dz",
+                "dh1": "da1", "dW1": "outer(x, dh1)", "db1": "dh1"}
+    items = {item.name: item for item in grade_derivation(SEED, formulas)}
+    assert (items["dz"].status, items["dz"].cause) == ("wrong", "dz_sign")
+    for name in ("dW2", "db2", "da1"):
+        assert items[name].status == "carried_forward", name
+    assert items["da1"].inputs == ("derivation.dz",)
+    assert (items["dh1"].status, items["dh1"].cause) == ("wrong", "missing_relu_mask")
+    assert items["dW1"].status == "carried_forward"
+    assert items["dW1"].inputs == ("derivation.dh1",)
+
+
+def test_carried_forward_needs_the_right_step_from_the_students_values() -> None:
+    formulas = {"dh1": "W2 @ dz", "dW1": "outer(dh1, x)"}  # wrong dh1, and a wrong step
+    items = {item.name: item for item in grade_derivation(SEED, formulas)}
+    assert (items["dW1"].status, items["dW1"].cause) == ("wrong", "outer_order")
+    # a right earlier step: the later one is simply correct
+    items = {item.name: item for item in grade_derivation(
+        SEED, {"dh1": "W2 @ dz * (h1 > 0)", "dW1": "outer(x, dh1)"})}
+    assert items["dW1"].status == "correct"
+    # a name the student did not give stands for the true gradient
+    assert verdict(SEED, "dW1", "outer(x, dh1)").status == "correct"
+
+
+def test_a_formula_cannot_use_a_later_gradient() -> None:
+    item = verdict(SEED, "dz", "W2.T @ da1")
+    assert (item.status, item.cause) == ("wrong", "unreadable")
+    assert "computed from it" in item.explanation
+
+
+# ------------------------------------------------------------------------------ batches
+
+
+@pytest.mark.parametrize(("name", "formula", "status", "cause"), [
+    ("dz", "(yhat - ys) / B", "correct", None),
+    ("dz", "yhat - ys", "wrong", "missing_batch_mean"),
+    ("dW3", "dz @ a2.T", "correct", None),  # out_in: W is fan_out × fan_in
+    ("dW3", "(yhat - ys) @ a2.T / B", "correct", None),
+    ("dW3", "(yhat - ys) @ a2.T", "wrong", "missing_batch_mean"),
+    ("dW3", "a2 @ dz.T", "wrong", "outer_order"),
+    ("db3", "dz @ ones(B)", "correct", None),
+    ("db3", "sum(dz, axis=1)", "correct", None),
+    ("db3", r"\frac{\partial L}{\partial z}\,\mathbf{1}_{B}", "correct", None),
+    ("db3", "dz", "wrong", "missing_bias_gradient_sum"),
+    ("db3", "sum(dz, axis=0)", "wrong", "wrong_shape"),
+    ("da2", "W3.T @ dz", "correct", None),
+    ("da2", "W3 @ dz", "wrong", "layout"),
+    ("dh2", "da2 * (h2 > 0)", "correct", None),
+    ("dh1", "W2.T @ (W3.T @ dz * (h2 > 0)) * (h1 > 0)", "correct", None),
+    ("dh1", "W2.T @ (W3.T @ dz) * (h1 > 0)", "wrong", "missing_relu_mask"),
+    ("dW1", "dh1 @ x.T", "correct", None),
+    ("db1", "dh1 @ ones(B)", "correct", None),
+    ("dW1", "((W2.T @ (W3.T @ ((yhat - y) / B) * (h2 > 0))) * (h1 > 0)) @ x.T", "wrong",
+     "no_smoothing"),
+])
+def test_a_batch(name: str, formula: str, status: str, cause: str | None) -> None:
+    item = verdict(BATCH, name, formula)
+    assert (item.status, item.cause) == (status, cause), item.explanation
+
+
+def test_the_batch_is_checked_at_distinct_sizes_and_with_one_instance() -> None:
+    distinct, squares = make_instances(BATCH)
+    batches = [inst.sizes["B"] for inst in distinct]
+    assert 1 in batches and any(b > 1 for b in batches)
+    for inst in distinct:
+        sizes = [inst.sizes[k] for k in ("d", "n1", "n2", "q")]
+        assert len(set(sizes)) == 4 and inst.sizes["B"] not in sizes
+    assert all(inst.square for inst in squares)
+
+
+# ----------------------------------------------------------- a deeper network, tanh, out_in
+
+
+@pytest.mark.parametrize(("name", "formula", "status", "cause"), [
+    ("dW3", "dz @ a2.T", "correct", None),
+    ("dW3", r"(\hat{y} - y^{s}) a_2^\top", "correct", None),
+    ("dh2", "da2 * (1 - a2 ** 2)", "correct", None),
+    ("dh2", "W3.T @ dz * (1 - tanh(h2) ** 2)", "correct", None),
+    ("dh2", r"\frac{\partial L}{\partial a_2} \odot (1 - a_2^{2})", "correct", None),
+    ("dh2", "da2 * tanh_prime(h2)", "correct", None),
+    ("dh2", "da2 * f_prime(h2)", "correct", None),
+    ("dh2", "da2", "wrong", "missing_activation_derivative"),
+    ("dh2", "da2 * (1 - h2 ** 2)", "wrong", "mask_on_wrong_quantity"),
+    ("da2", "W3 @ dz", "wrong", "layout"),
+    ("da1", "W2.T @ dh2", "correct", None),
+    ("dW1", "dh1 @ x.T", "correct", None),
+    ("dW1", "x @ dh1.T", "wrong", "outer_order"),
+    ("dW1", "(W2.T @ ((W3.T @ (yhat - ys)) * (1 - a2 ** 2)) * (1 - a1 ** 2)) @ x.T", "correct",
+     None),
+    ("dW1", "(W2.T @ ((W3.T @ (ys - yhat)) * (1 - a2 ** 2)) * (1 - a1 ** 2)) @ x.T", "wrong",
+     "dz_sign"),
+    ("db1", "W2.T @ (W3.T @ dz * (1 - a2 ** 2))", "wrong", "missing_activation_derivative"),
+])
+def test_a_deeper_tanh_network_in_the_out_in_layout(name: str, formula: str, status: str,
+                                                    cause: str | None) -> None:
+    item = verdict(DEEP_TANH, name, formula)
+    assert (item.status, item.cause) == (status, cause), item.explanation
+
+
+def test_names_follow_the_problem() -> None:
+    assert derivation_names(SEED) == ("dyhat", "dz", "dW2", "db2", "da1", "dh1", "dW1", "db1")
+    assert derivation_names(BATCH)[:4] == ("dyhat", "dz", "dW3", "db3")
+    item = verdict(BATCH, "dW3", "outer(dz, a)")  # `a` is a1 only in a 2-layer net
+    assert item.cause == "unreadable" and "unknown name 'a'" in item.explanation
+
+
+def test_dyhat_and_dz_from_it() -> None:
+    assert verdict(SEED, "dyhat", "-ys / yhat").status == "correct"
+    assert verdict(SEED, "dyhat", "ys / yhat").cause == "dz_sign"
+    assert verdict(SEED, "dyhat", "-y / yhat").cause == "no_smoothing"
+    items = {i.name: i for i in grade_derivation(SEED, {
+        "dyhat": "-y / yhat", "dz": "(diag(yhat) - outer(yhat, yhat)) @ dyhat"})}
+    assert items["dz"].status == "carried_forward"
+
+
+# -------------------------------------------------------------------- reading, showing back
+
+
+def test_syntax_is_detected_and_can_be_forced() -> None:
+    assert detect_syntax("outer(x, dh1)") == "numpy"
+    assert detect_syntax(r"x \delta^\top") == "latex"
+    assert verdict(SEED, "db2", "yhat - ys", syntax="latex").status == "correct"
+    item = verdict(SEED, "db2", "yhat @ ys.T", syntax="latex")  # '@' is not LaTeX
+    assert item.cause == "unreadable"
+
+
+@pytest.mark.parametrize("formula", [
+    "outer(x, W2 @ (yhat - ys) * (h1 > 0))", "-(a1 @ (ys - yhat).T) / B",
+    "diag(relu_prime(h1)) @ W2 @ dz", "sum(dz, axis=1) + ones(q) * eps ** 2",
+    "da1 * (1 - a1 ** 2) - maximum(h1, 0)", "exp(log(yhat)) - softmax(z)", "dh1 @ x.T",
+])
+def test_latex_shown_back_reads_as_the_same_formula(formula: str) -> None:
+    node = read_formula(formula, "numpy")
+    again = read_formula(formula_latex(node), "latex")
+    if "outer" not in formula:  # outer(u, v) is shown as u vᵀ, read back as a product
+        assert formula_text(again) == formula_text(node)
+    inst = make_instances(SEED)[0][0]
+    env = {**inst.env, **inst.truth}
+    first = evaluate(node, env, inst.symbols, inst.functions)
+    assert np.allclose(evaluate(again, env, inst.symbols, inst.functions), first)
+
+
+def test_read_derivation_shows_how_each_formula_was_read() -> None:
+    read = read_derivation(SEED, {"dW1": r"x \left(\frac{\partial L}{\partial h_1}\right)^\top",
+                                  "db1": "dh1 +"})
+    assert read["dW1"].text == "x @ dh1.T"
+    assert read["dW1"].latex == r"x\,\left(\frac{\partial L}{\partial h_{1}}\right)^{\top}"
+    assert read["db1"].error is not None and read["db1"].error.position == 5
+    assert read["db1"].to_dict()["error"].startswith("expected a value")
+
+
+def test_expected_formulas_are_correct() -> None:
+    for problem in (SEED, BATCH, DEEP_TANH):
+        for name, formula in expected_formulas(problem).items():
+            assert verdict(problem, name, formula).status == "correct", (name, formula)
+
+
+# -------------------------------------------------------------- unreadable and hostile
+
+
+@pytest.mark.parametrize(("formula", "words", "position"), [
+    ("outer(x, dh1", "expected ')'", 12),
+    ("a1 @@ dz", "expected a value", 4),
+    ("a1 @ dzz.T", "unknown name 'dzz'", 5),
+    ("a1 ** n", "an exponent must be a number", 6),
+    (r"x \left(\frac{\partial L}{\partial h_1}\right)^{\dagger}", "superscript", 47),
+    (r"a_1 (\hat{y} - y^{s})^\top &", "aligned", 27),
+    ("foo(a1)", "unknown function 'foo'", 0),
+    ("", "empty", 0),
+])
+def test_an_unreadable_formula_points_at_the_position(formula: str, words: str,
+                                                      position: int) -> None:
+    item = verdict(SEED, "dW2", formula, others={"db2": "dz"})
+    assert (item.status, item.cause) == ("wrong", "unreadable")
+    assert words in item.explanation
+    assert item.position == position
+    others = {i.name: i for i in grade_derivation(SEED, {"dW2": formula, "db2": "dz"})}
+    assert others["db2"].status == "correct"  # the rest is still graded
+
+
+HOSTILE = [
+    "x ** 99999999",
+    "a1 ** 1e308",
+    "(" * 5000 + "x" + ")" * 5000,
+    "-" * 5000 + "x",
+    r"\frac{" * 3000 + "x" + "}{2}" * 3000,
+    "x + " * 100 + "x",  # long but readable: it is evaluated, on small sizes
+    "x+" * 999 + "x",  # a chain as deep as the length allows
+    "x" + ".T" * 995,
+    "x" + "*x" * 990,
+    "\\exp " * 399 + "x",
+    "\\mathbf " * 249 + "x",
+    "a1" * 100_000,
+    "eye(1000000000) @ x",
+    "ones(10 ** 10)",
+    "1e999 * x",
+    "9" * 5000,
+    "x\x1b[2J\u202e",
+    "outer(" * 30 + "x, x" + ")" * 30,
+    r"\mathbb{1}[" * 100 + "h_1 > 0" + "]" * 100,
+]
+
+
+@pytest.mark.parametrize("formula", HOSTILE)
+def test_hostile_formulas_get_a_clear_answer_at_once(formula: str) -> None:
+    start = time.perf_counter()
+    item = verdict(SEED, "dW1", formula)
+    elapsed = time.perf_counter() - start  # measured, not asserted (speed is for bench/)
+    assert item.status == "wrong"
+    assert item.explanation and "Traceback" not in item.explanation
+    assert "\x1b" not in item.explanation and "\u202e" not in item.explanation
+    assert len(item.explanation) < 600
+    print(f"{formula[:20]!r}: {elapsed * 1000:.1f} ms, {item.cause}: {item.explanation[:80]}")
+
+
+def test_formula_errors_have_a_caret() -> None:
+    with pytest.raises(FormulaError) as caught:
+        read_formula("a1 @ (dz", "numpy")
+    text = str(caught.value)
+    assert "(at character 9)" in text
+    assert text.splitlines()[-1].index("^") == 2 + 8
+
+
+# ----------------------------------------------------------- the answer file and the CLI
+
+
+ANSWER = """
+[backward]
+dz = [-0.5346, -0.0868, 0.6214]
+[derivation]
+dz = "yhat - ys"
+dW2 = 'a_1 (\\hat{y} - y^{s})^\\top'
+db2 = "ys - yhat"
+dh1 = "W2 @ dz"
+dW1 = "outer(x, dh1)"
+db1 = "dh1 +"
+"""
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "handgrad", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_grade_json_has_derivation_items(tmp_path) -> None:
+    path = tmp_path / "answer.toml"
+    path.write_text(ANSWER, encoding="utf-8")
+    result = run_cli("grade", "homework3", str(path), "-f", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    items = {i["name"]: i for i in data["items"] if i["section"] == "derivation"}
+    assert items["dW2"]["status"] == "correct"
+    assert items["dW2"]["read_latex"] == r"a_{1}\,\left(\hat{y} - y^{s}\right)^{\top}"
+    assert (items["db2"]["status"], items["db2"]["cause"]) == ("wrong", "dz_sign")
+    assert items["dW1"]["status"] == "carried_forward" and items["dW1"]["inputs"] == ["dh1"]
+    assert items["db1"]["cause"] == "unreadable" and items["db1"]["position"] == 5
+    assert data["derivation"]["first_wrong"] == "db2"
+    assert data["first_wrong"] is None  # Problem 2's numbers: dz given is right
+
+
+def test_grade_terminal_and_markdown_show_how_formulas_were_read(tmp_path) -> None:
+    path = tmp_path / "answer.toml"
+    path.write_text(ANSWER, encoding="utf-8")
+    text = run_cli("grade", "homework3", str(path)).stdout
+    assert "Problem 1: the derivation" in text and "a1 @ (yhat - ys).T" in text
+    assert "dh1 +\n" in text and "     ^" in text
+    markdown = run_cli("grade", "homework3", str(path), "-f", "markdown").stdout
+    assert "$a_{1}\\,\\left(\\hat{y} - y^{s}\\right)^{\\top}$" in markdown
+    assert "| `db2` | $y^{s} - \\hat{y}$ | ✗ wrong | dz_sign |" in markdown
+
+
+def test_syntax_option_and_bad_derivation_sections(tmp_path) -> None:
+    path = tmp_path / "answer.toml"
+    path.write_text('[derivation]\ndW2 = "a1 @ dz.T"\n', encoding="utf-8")
+    data = json.loads(run_cli("grade", "homework3", str(path), "-f", "json", "--syntax",
+                              "latex").stdout)
+    item = next(i for i in data["items"] if i["name"] == "dW2" and i["section"] == "derivation")
+    assert item["cause"] == "unreadable"
+    path.write_text('[derivation]\ndW3 = "a1 @ dz.T"\ndW1 = 3\n', encoding="utf-8")
+    result = run_cli("grade", "homework3", str(path))
+    assert result.returncode == 2
+    assert "derivation.dW3: not a gradient of this problem" in result.stderr
+    assert "derivation.dW1: a formula is text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_derivation_items_count_in_the_score() -> None:
+    report = grade_document(SEED, {"derivation": {"dW2": "outer(a1, dz)", "db2": "dz",
+                                                  "dW1": "outer(x, W2 @ dz)"}})
+    scored = score(report, Rubric())
+    assert scored.verdicts["derivation.dW2"] == "correct"
+    assert scored.verdicts["derivation.dW1"] == "wrong"
+    assert scored.verdicts["derivation.db1"] == "missing"
+    assert scored.earned["derivation.dW2"] == 1.0 and scored.earned["derivation.dW1"] == 0.0
+
+
+def test_an_answer_without_a_derivation_is_graded_as_before(tmp_path) -> None:
+    path = tmp_path / "answer.toml"
+    path.write_text("[backward]\ndz = [0.2654, 0.0132, -0.2786]\n", encoding="utf-8")
+    report = grade_file(SEED, path)
+    assert not report.formulas and "derivation" not in report.to_dict()
+
+
+def test_values_are_float64_columns_in_the_course_convention() -> None:
+    distinct, _ = make_instances(SEED)
+    inst = distinct[0]
+    d, n, q = inst.sizes["d"], inst.sizes["n"], inst.sizes["q"]
+    assert inst.env["x"].shape == (d, 1) and inst.env["h1"].shape == (n, 1)
+    assert inst.env["W1"].shape == (d, n) and inst.env["b2"].shape == (q, 1)
+    # h1 = W1ᵀx + b1, by hand
+    assert np.allclose(inst.env["W1"].T @ inst.env["x"] + inst.env["b1"], inst.env["h1"])
