@@ -401,3 +401,127 @@ def test_folders_and_hidden_files_are_listed_not_skipped_silently(tmp_path):
     with pytest.raises(HandgradError, match=r"it holds 1 folder \(lea/\): answers must sit "
                        "directly in it"):
         grade_class(roster, only_folders)
+
+
+# ------------------------------------------------------------------- Problem 1's formulas
+
+RIGHT = {"dW2": "outer(a1, yhat - ys)", "db2": "yhat - ys",
+         "dW1": "outer(x, (W2 @ (yhat - ys)) * (h1 > 0))",
+         "db1": "(W2 @ (yhat - ys)) * (h1 > 0)"}
+FORMULA_ANSWERS = {  # id: the [derivation] section (None: an answer of numbers alone)
+    "ada": RIGHT,
+    # dW2 transposed (a row of W2ᵀ where W2's belongs); the rest in LaTeX, right
+    "ben": {**RIGHT, "dW2": "(a1 @ (yhat - ys).T).T", "db2": r"\hat{y} - y^{s}"},
+    "cai": {**RIGHT, "dW1": "outer(x, (W2 @ (yhat - ys)) * (h1 > 0)"},  # a ')' short
+    "dee": None,
+}
+FORMULA_COLUMNS = ("derivation.dW2", "derivation.db2", "derivation.dW1", "derivation.db1")
+
+
+def _toml_string(text: str) -> str:
+    return "'" + text + "'"  # a literal string: LaTeX's backslashes as written
+
+
+def formula_class(root: Path) -> Path:
+    """A folder of four answers to the seed homework: Problem 1 right, with dW2 transposed,
+    with an unreadable dW1, and numbers alone (h1 and a1, right)."""
+    folder = root / "answers"
+    folder.mkdir()
+    for sid, formulas in FORMULA_ANSWERS.items():
+        if formulas is None:
+            text = "[forward]\nh1 = [-13, 2, -5]\na1 = [0, 2, 0]\n"
+        else:
+            text = "[derivation]\n" + "".join(f"{name} = {_toml_string(formula)}\n"
+                                              for name, formula in formulas.items())
+        (folder / f"{sid}.toml").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def formula_graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[ClassGrade, Path]:
+    folder = formula_class(tmp_path_factory.mktemp("formulas"))
+    return grade_class("homework3", folder), folder
+
+
+def test_a_column_per_formula_with_its_verdict(formula_graded):
+    grades, _ = formula_graded
+    assert grades.formula_columns == FORMULA_COLUMNS  # the asked ones, in backward order
+    header = next(csv.reader(io.StringIO(grades.csv_text())))
+    assert header[:10] == [*FIXED, "error", "first_wrong_formula", "formula_cause"]
+    assert header[-4:] == list(FORMULA_COLUMNS)
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(grades.csv_text()))}
+    verdicts = {sid: tuple(row[c] for c in FORMULA_COLUMNS) for sid, row in rows.items()}
+    assert verdicts == {"ada": ("correct",) * 4,
+                        "ben": ("wrong", "correct", "correct", "correct"),
+                        "cai": ("correct", "correct", "wrong", "correct"),
+                        # no [derivation] in a class whose formulas are graded: missing
+                        "dee": ("missing",) * 4}
+    assert (rows["ben"]["first_wrong_formula"], rows["ben"]["formula_cause"]) == (
+        "derivation.dW2", "transposed")
+    assert (rows["cai"]["first_wrong_formula"], rows["cai"]["formula_cause"]) == (
+        "derivation.dW1", "unreadable")
+    assert rows["ada"]["first_wrong_formula"] == rows["ada"]["formula_cause"] == ""
+    # each formula scores a point like a quantity: 16 numbers + 4 formulas
+    scores = {sid: (row["score"], row["max_score"]) for sid, row in rows.items()}
+    assert scores == {"ada": ("4", "20"), "ben": ("3", "20"), "cai": ("3", "20"),
+                      "dee": ("2", "20")}
+    assert rows["dee"]["forward.h1"] == rows["dee"]["forward.a1"] == "correct"
+
+
+def test_the_summary_counts_each_formula_and_its_mistakes(formula_graded):
+    grades, _ = formula_graded
+    s = grades.summary
+    assert s.formulas["derivation.dW2"] == {"correct": 2, "carried_forward": 0, "wrong": 1,
+                                            "missing": 1, "not_asked": 0}
+    assert dict(s.formula_causes) == {"transposed": 1, "unreadable": 1}
+    assert s.causes == []  # the formulas' mistakes are not the numbers'
+    text = render_class_text(grades)
+    assert "Problem 1: the formulas" in text and "P1 ∂L/∂W2" in text
+    assert "unreadable" in text and "transpose of the gradient" in text
+    markdown = grades.to_markdown()
+    header = next(line for line in markdown.splitlines() if line.startswith("| id |"))
+    assert header.endswith("| P1 ∂L/∂W2 | P1 ∂L/∂b2 | P1 ∂L/∂W1 | P1 ∂L/∂b1 |")
+    ben = next(line for line in markdown.splitlines() if line.startswith("| ben |"))
+    assert ben.endswith("| ✗ `transposed` | ✓ | ✓ | ✓ |")
+    dee = next(line for line in markdown.splitlines() if line.startswith("| dee |"))
+    assert dee.count("· missing") == 4
+
+
+def test_each_students_detail_shows_the_formulas(formula_graded):
+    grades, _ = formula_graded
+    data = grades.to_dict()
+    assert data["summary"]["formula_causes"] == {"transposed": 1, "unreadable": 1}
+    cai = next(s for s in data["students"] if s["id"] == "cai")
+    assert cai["verdicts"]["derivation.dW1"] == "wrong"
+    dW1 = next(f for f in cai["formulas"] if f["name"] == "dW1")
+    assert dW1["cause"] == "unreadable" and dW1["position"] == len(RIGHT["dW1"]) - 1
+    ben = next(s for s in data["students"] if s["id"] == "ben")
+    db2 = next(f for f in ben["formulas"] if f["name"] == "db2")
+    assert (db2["status"], db2["formula"], db2["read"]) == ("correct", r"\hat{y} - y^{s}",
+                                                            "yhat - ys")
+    feedback = feedback_markdown(next(s for s in grades.students if s.id == "cai"))
+    assert "Problem 1" in feedback and "cannot be read" in feedback
+    assert "3 of 20 points" in feedback
+
+
+def test_a_rubric_can_score_problem_1_alone(formula_graded):
+    _, folder = formula_graded
+    rubric = rubric_from_document({"required": list(FORMULA_COLUMNS),
+                                   "points": {"derivation.dW1": 2}})
+    grades = grade_class("homework3", folder, rubric)
+    scores = {s.id: (s.score.points, s.score.max_points) for s in grades.students if s.score}
+    assert scores == {"ada": (5, 5), "ben": (4, 5), "cai": (3, 5), "dee": (0, 5)}
+    with pytest.raises(HandgradError, match=r"derivation\.dW9"):
+        grade_class("homework3", folder, rubric_from_document({"points": {"derivation.dW9": 1}}))
+
+
+def test_a_class_without_formulas_has_no_formula_columns(tmp_path):
+    folder = formula_class(tmp_path)
+    for sid in ("ada", "ben", "cai"):
+        (folder / f"{sid}.toml").unlink()
+    grades = grade_class("homework3", folder)
+    assert grades.formula_columns == ()
+    assert next(csv.reader(io.StringIO(grades.csv_text())))[:9] == [*FIXED, "error",
+                                                                     "forward.h1"]
+    assert "formulas" not in grades.to_dict()["summary"]
+    assert "P1 " not in grades.to_markdown()

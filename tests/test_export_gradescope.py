@@ -193,3 +193,52 @@ def test_messages_name_the_file_not_the_server_path(autograder: Path, python3: P
     result = _run(autograder, tmp_path, python3, {"answer.json": json.dumps(answer)})
     assert result["score"] == 0 and "answer.json: " in result["output"]
     assert str(tmp_path) not in result["output"] and "/submission" not in result["output"]
+
+
+# ------------------------------------------------------ Problem 1: the gradients as formulas
+
+RIGHT = {"dW2": "outer(a1, yhat - ys)", "db2": r"\hat{y} - y^{s}",
+         "dW1": "outer(x, (W2 @ (yhat - ys)) * (h1 > 0))", "db1": "(W2 @ (yhat - ys)) * (h1 > 0)"}
+
+
+def _derivation(formulas: dict[str, str]) -> str:
+    return "[derivation]\n" + "".join(f"{name} = '{text}'\n" for name, text in formulas.items())
+
+
+def test_a_derivation_section_is_a_test_per_formula(autograder: Path, python3: Path,
+                                                    tmp_path: Path) -> None:
+    formulas = {**RIGHT, "dW2": "(a1 @ (yhat - ys).T).T", "db1": "(W2 @ (yhat - ys)) * (h1 > 0"}
+    answer = _toml(_answers()) + _derivation(formulas)
+    result = _run(autograder, tmp_path, python3, {"answer.toml": answer})
+    tests = {t["name"]: t for t in result["tests"]}
+    assert len(tests) == 20  # 16 numbers and the 4 asked formulas, a point each
+    assert [name for name in tests if name.startswith("derivation.")] == [
+        "derivation.dW2", "derivation.db2", "derivation.dW1", "derivation.db1"]
+    assert all(t["max_score"] == 1.0 for t in tests.values())
+    assert result["score"] == 18
+    dW2 = tests["derivation.dW2"]["output"]
+    assert dW2.startswith("wrong") and "likely cause (transposed)" in dW2
+    assert "read as: (a1 @ (yhat - ys).T).T" in dW2 and "a right one: " in dW2
+    db2 = tests["derivation.db2"]
+    assert db2["score"] == 1.0 and "read as: yhat - ys" in db2["output"]  # LaTeX, read back
+    db1 = tests["derivation.db1"]["output"].splitlines()
+    assert "likely cause (unreadable)" in db1[1]
+    assert db1[3].index("^") == len(db1[2])  # the caret under where the reading stopped
+    assert "Problem 1: the formulas" in result["output"]
+    assert "16 correct" in result["output"]  # the numbers, counted apart
+
+
+def test_formulas_alone_and_steps_carried_forward(autograder: Path, python3: Path,
+                                                  tmp_path: Path) -> None:
+    answer = _derivation({**RIGHT, "dz": "ys - yhat", "db2": "dz"})
+    result = _run(autograder, tmp_path, python3, {"answer.toml": answer})
+    tests = {t["name"]: t for t in result["tests"]}
+    # the numbers are missing tests, as ever; the step dz is not a test (not asked), and db2
+    # is right in terms of it
+    assert [name for name in tests if name.startswith("derivation.")] == [
+        "derivation.dW2", "derivation.db2", "derivation.dW1", "derivation.db1"]
+    assert len(tests) == 20 and tests["forward.h1"]["output"] == "missing"
+    assert tests["derivation.db2"]["output"].startswith("carried forward")
+    assert result["score"] == 4
+    assert "No numbers given." in result["output"]
+    assert "dz_sign" in result["output"]  # the step's mistake is in the report

@@ -307,3 +307,126 @@ def test_mixed_output_kinds_are_refused_clearly(tmp_path: Path, outputs: str) ->
                        " one output/loss kind at a time"):
         write(load_variants(source), tmp_path / "course")
     assert not (tmp_path / "course").exists()
+
+
+# ------------------------------------------------------ Problem 1: the gradients as formulas
+
+from handgrad.export.prairielearn import DERIVATION_QID  # noqa: E402
+
+RIGHT = {"dW2": "outer(a1, yhat - ys)", "db2": r"\hat{y} - y^{s}",
+         "dW1": "outer(x, (W2 @ (yhat - ys)) * (h1 > 0))", "db1": "(W2 @ (yhat - ys)) * (h1 > 0)"}
+# run in the subprocess: Problem 1's server.py, on submissions as pl-string-input leaves them
+DERIVATION_DRIVER = textwrap.dedent('''
+    import json, sys
+    import server
+
+    def fresh():
+        return {"params": {}, "correct_answers": {}, "submitted_answers": {},
+                "raw_submitted_answers": {}, "format_errors": {}, "partial_scores": {},
+                "score": 0.0, "feedback": {}, "variant_seed": 4321}
+
+    data = fresh()
+    server.generate(data)
+    results = {"params": data["params"], "correct": data["correct_answers"]}
+    for case, answers in json.loads(sys.argv[1]).items():
+        graded = fresh()
+        graded["params"] = data["params"]
+        graded["raw_submitted_answers"] = dict(answers)
+        graded["submitted_answers"] = dict(answers)
+        server.parse(graded)
+        server.grade(graded)
+        results[case] = {"score": graded["score"], "partial": graded["partial_scores"],
+                         "errors": graded["format_errors"], "report": graded["feedback"]}
+    results["modules"] = sorted({m.split(".")[0] for m in sys.modules})
+    print(json.dumps(results))
+''')
+CASES = {
+    "right": {**RIGHT, "dz": "", "dh1": ""},  # optional steps left blank (allow-blank)
+    "transposed": {**RIGHT, "dW2": "(a1 @ (yhat - ys).T).T"},
+    "unreadable": {**RIGHT, "db1": "(W2 @ (yhat - ys)) * (h1 > 0"},
+    "steps": {**RIGHT, "dz": "ys - yhat", "db2": "dz"},  # a wrong step, carried forward
+    "blank": {**RIGHT, "dW1": "  "},
+}
+
+
+@pytest.fixture(scope="module")
+def derived(course: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    numpy_dir = _numpy_only(tmp_path_factory.mktemp("np2") / "site")
+    question = course / "questions" / DERIVATION_QID
+    (question / "driver.py").write_text(DERIVATION_DRIVER, encoding="utf-8")
+    path = os.pathsep.join([str(question), str(course / "serverFilesCourse"), str(numpy_dir)])
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": path}
+    run = subprocess.run([sys.executable, "-S", str(question / "driver.py"), json.dumps(CASES)],
+                         env=env, capture_output=True, text=True, timeout=120, cwd=question)
+    (question / "driver.py").unlink()
+    assert run.returncode == 0, run.stderr
+    result: dict[str, Any] = json.loads(run.stdout)
+    return result
+
+
+def test_problem_1_is_a_question_of_string_inputs(course: Path) -> None:
+    folder = course / "questions" / DERIVATION_QID
+    info = json.loads((folder / "info.json").read_text())
+    backprop = json.loads((course / "questions" / QID / "info.json").read_text())
+    assert info["type"] == "v3" and info["topic"] == backprop["topic"]
+    assert info["uuid"] != backprop["uuid"]
+    page = (folder / "question.html").read_text()
+    for name in ("dW2", "db2", "dW1", "db1"):
+        assert f'<pl-string-input answers-name="{name}"' in page
+    assert page.count('allow-blank="true"') == 4  # the steps dyhat, dz, da1, dh1
+    assert '<pl-string-input answers-name="dz" label="$\\frac{\\partial L}{\\partial z} =$"' in page
+    for name in ("derivation.py", "formula.py"):
+        assert (course / "serverFilesCourse" / "handgrad" / "grade" / name).is_file()
+
+
+def test_problem_1_generates_the_kind_and_the_right_formulas(derived: dict[str, Any]) -> None:
+    params = derived["params"]
+    assert "the gradients as formulas" in params["statement"]
+    assert "relu hidden units" in params["statement"] and "W^\\top x" in params["statement"]
+    assert "$$\\frac{\\partial L}{\\partial W_{2}} =" in params["answer_html"]
+    assert derived["correct"] == {}  # left to server.py: string elements compare text
+    assert "sympy" not in derived["modules"] and "rich" not in derived["modules"]
+
+
+def test_problem_1_grades_each_formula_for_every_size(derived: dict[str, Any]) -> None:
+    right = derived["right"]
+    assert right["errors"] == {} and right["score"] == 1.0
+    assert {name: part["score"] for name, part in right["partial"].items()} == dict.fromkeys(
+        ("dW2", "db2", "dW1", "db1"), 1.0)
+    assert "read as: yhat - ys" in right["partial"]["db2"]["feedback"]
+    transposed = derived["transposed"]
+    assert transposed["score"] == 0.75
+    assert transposed["partial"]["dW2"]["score"] == 0.0
+    assert "likely cause (transposed)" in transposed["partial"]["dW2"]["feedback"]
+    assert "a right one: " in transposed["partial"]["dW2"]["feedback"]
+    unreadable = derived["unreadable"]
+    assert unreadable["errors"] == {} and unreadable["score"] == 0.75  # graded, not refused
+    feedback = unreadable["partial"]["db1"]["feedback"]
+    assert "likely cause (unreadable)" in feedback
+    formula, caret = feedback.splitlines()[-3:-1]
+    assert caret.index("^") == len(formula)  # under the end, where ')' is missing
+    assert "Problem 1: the formulas" in unreadable["report"]["report"]
+
+
+def test_problem_1_steps_carry_forward_and_blanks_are_format_errors(
+        derived: dict[str, Any]) -> None:
+    steps = derived["steps"]
+    assert steps["partial"]["dz"] == {"score": 0.0, "weight": 0,
+                                      "feedback": steps["partial"]["dz"]["feedback"]}
+    assert "dz_sign" in steps["partial"]["dz"]["feedback"]
+    assert steps["partial"]["db2"]["score"] == 1.0
+    assert steps["partial"]["db2"]["feedback"].startswith("carried forward")
+    assert steps["score"] == 1.0  # the step is not scored; db2 is right in terms of it
+    blank = derived["blank"]
+    assert blank["errors"] == {"dW1": "Enter a formula for dW1."} and blank["score"] == 0.0
+
+
+def test_problem_1_golden(course: Path) -> None:
+    """Problem 1's question files as a person has read them."""
+    for name in ("info.json", "question.html", "server.py"):
+        text = (course / "questions" / DERIVATION_QID / name).read_text(encoding="utf-8")
+        golden = GOLDEN / "prairielearn" / "questions" / DERIVATION_QID / name
+        if os.environ.get("HANDGRAD_UPDATE_GOLDEN"):
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_text(text, encoding="utf-8")
+        assert text == golden.read_text(encoding="utf-8"), f"{name} changed"

@@ -577,3 +577,89 @@ def test_the_tooltip_names_the_entry_and_evaluates_the_derivative(browser, serve
         "#tooltip annotation", "els => els.map(e => e.textContent)")
     assert any(tex.startswith(r"\sigma'\!\left(h_{1}[2]\right) = \sigma'(") for tex in typeset)
     opened.close()
+
+
+# ------------------------------------------------------ Problem 1: formulas beside the numbers
+
+def _formula_verdicts(page):
+    """The verdict boxes of Problem 1: name -> (status class, cause, whether it is typeset)."""
+    return {name: (status, cause, typeset) for name, status, cause, typeset in
+            page.eval_on_selector_all(
+                ".formula-verdict",
+                "els => els.map(e => [e.dataset.name, [...e.classList].find(c => "
+                "c.startsWith('status-')), (e.querySelector('.cause') || {}).textContent || '', "
+                "!!e.querySelector('.read .katex')])")}
+
+
+def test_formulas_are_graded_and_read_back_typeset(page):
+    page.click("#tab-grade")
+    # a field per asked gradient, its symbol typeset; the steps folded away
+    assert page.locator("#formula-fields input").count() == 4
+    assert page.locator("#formula-fields label .katex").count() == 4
+    assert not page.is_visible("#formula-dz")
+    page.fill("#formula-dW2", "(yhat - ys) @ a1.T")  # the outer product the wrong way round
+    page.fill("#formula-db2", r"\hat{y} - y^{s}")  # LaTeX, right
+    page.fill("#formula-dW1", "outer(x, (W2 @ (yhat - ys)) * (h1 > 0))")
+    page.fill("#formula-db1", "(W2 @ (yhat - ys)) * (h1 > 0")  # a ')' short
+    page.click("#grade")
+    page.wait_for_selector(".formula-verdict")
+    verdicts = _formula_verdicts(page)
+    assert verdicts == {"dW2": ("status-wrong", "outer_order", True),
+                        "db2": ("status-correct", "", True),
+                        "dW1": ("status-correct", "", True),
+                        "db1": ("status-wrong", "unreadable", False)}
+    summary = page.text_content("#formula-summary")
+    assert summary.startswith("2 correct, 0 carried forward, 2 wrong, 0 missing")
+    dW2 = page.locator(".formula-verdict[data-name=dW2]")
+    assert "outer product in the wrong order" in dW2.text_content()
+    assert dW2.locator(".expected .katex").count() == 1  # a right one, typeset
+    # each is read back as the grader read it, typeset (KaTeX keeps the TeX it set)
+    tex = ".formula-verdict[data-name={}] .read .katex annotation"
+    assert page.text_content(tex.format("dW2")) == r"\left(\hat{y} - y^{s}\right)\,a_{1}^{\top}"
+    assert page.text_content(tex.format("db2")) == r"\hat{y} - y^{s}"
+    caret = page.text_content(".formula-verdict[data-name=db1] pre.caret")
+    text, marker = caret.split("\n")
+    assert text == "(W2 @ (yhat - ys)) * (h1 > 0" and marker.index("^") == len(text)
+    # no numbers given: said so, and nothing is marked on the network
+    assert "No numbers given" in page.text_content("#grade-summary")
+    assert page.locator("#net .node.wrong").count() == 0
+
+
+def test_the_syntax_choice_and_the_steps_go_with_the_numbers(page, tmp_path):
+    cli = _solve_cli(SEED, tmp_path)
+    page.click("#tab-grade")
+    page.fill("#answer", f"[forward]\nh1 = {json.dumps(cli['forward']['h1'])}\n")
+    page.click("#formula-steps summary")
+    page.fill("#formula-dz", "ys - yhat")  # the sign slip, as a step
+    page.fill("#formula-db2", "dz")  # right in terms of it: carried forward
+    page.select_option("#formula-syntax", "numpy")
+    page.click("#grade")
+    page.wait_for_selector(".formula-verdict")
+    verdicts = _formula_verdicts(page)
+    assert verdicts["dz"][:2] == ("status-wrong", "dz_sign")
+    assert verdicts["db2"][0] == "status-carried_forward"
+    assert verdicts["dW2"][0] == "status-missing"
+    assert "1 correct" in page.text_content("#grade-summary")  # the numbers, apart
+    assert _page_statuses(page)[("forward", "h1")] == "correct"
+    # forced LaTeX: the NumPy-like step cannot be read
+    page.select_option("#formula-syntax", "latex")
+    page.fill("#formula-dz", "yhat.T")
+    page.click("#grade")
+    page.wait_for_function("() => document.querySelector("
+                           "'.formula-verdict[data-name=dz] .cause')?.textContent === "
+                           "'unreadable'")
+
+
+def test_the_formula_part_fits_a_phone(browser, server):
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(server)
+    phone.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    phone.click("#tab-grade")
+    phone.fill("#formula-dW2", r"a_1 \left(\hat{y} - y^{s}\right)^\top \odot \mathbb{1}[h_1 > 0]"
+               r" + W_2 W_2^\top W_2 W_2^\top (\hat{y} - y^{s}) (\hat{y} - y^{s})^\top")
+    phone.fill("#formula-db1", "outer(x, (W2 @ (yhat - ys)) * (h1 > 0)) + (W2 @ (yhat - ys) "
+               "* (h1 > 0)) + (W2 @ (yhat - ys)) * (h1 > 0) + ((((")
+    phone.click("#grade")
+    phone.wait_for_selector(".formula-verdict")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.close()

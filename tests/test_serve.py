@@ -387,3 +387,89 @@ def test_a_derivation_is_not_served_from_another_problems_cache(client):
     text = json.dumps(second)
     assert "B = 2" in second["sizes"] and "CHANGED" in second["problem"]
     assert "0.25" in text and "ε = 0.1" not in text
+
+
+# ------------------------------------------------------ Problem 1 beside the numbers
+
+RIGHT_FORMULAS = {"dW2": "outer(a1, yhat - ys)", "db2": r"\hat{y} - y^{s}",
+                  "dW1": "outer(x, (W2 @ (yhat - ys)) * (h1 > 0))",
+                  "db1": "(W2 @ (yhat - ys)) * (h1 > 0)"}
+
+
+def test_solve_names_problem_1s_gradients_from_the_problems_depth(client):
+    seed = client.post("/api/solve", json={"problem": SEED}).json()["formulas"]
+    assert [(f["name"], f["asked"]) for f in seed] == [
+        ("dyhat", False), ("dz", False), ("dW2", True), ("db2", True), ("da1", False),
+        ("dh1", False), ("dW1", True), ("db1", True)]
+    assert seed[2]["symbol"] == "∂L/∂W2"
+    assert seed[2]["symbol_latex"] == r"\frac{\partial L}{\partial W_{2}}"
+    deep = client.post("/api/solve", json={"problem": DEEP_BATCH}).json()["formulas"]
+    assert [f["name"] for f in deep if f["asked"]] == ["dW3", "db3", "dW2", "db2", "dW1", "db1"]
+
+
+def test_grade_takes_formulas_beside_the_numbers(client):
+    text = "[forward]\nz = [0, -3, 1]\n"
+    formulas = {**RIGHT_FORMULAS, "dW2": "(yhat - ys) @ a1.T", "dz": "", "db1": "outer(x"}
+    report = client.post("/api/grade", json={"problem": SEED, "answer_text": text,
+                                             "derivation": formulas}).json()
+    numbers = [i for i in report["items"] if i["section"] != "derivation"]
+    assert next(i for i in numbers if i["name"] == "z")["status"] == "correct"
+    items = {i["name"]: i for i in report["items"] if i["section"] == "derivation"}
+    assert list(items) == ["dW2", "db2", "dW1", "db1"]  # a blank step is not given
+    assert (items["dW2"]["status"], items["dW2"]["cause"]) == ("wrong", "outer_order")
+    assert items["dW2"]["read_latex"] == r"\left(\hat{y} - y^{s}\right)\,a_{1}^{\top}"
+    assert items["dW2"]["expected_latex"]
+    assert items["db2"]["status"] == "correct" and items["db2"]["read"] == "yhat - ys"
+    assert (items["db1"]["cause"], items["db1"]["position"]) == ("unreadable", 7)
+    assert report["derivation"] == {"summary": {"correct": 2, "carried_forward": 0,
+                                                "wrong": 2, "missing": 0},
+                                    "first_wrong": "dW2"}
+
+
+def test_formulas_alone_the_syntax_and_the_texts_own_section(client):
+    alone = client.post("/api/grade", json={"problem": SEED, "answer_text": "",
+                                            "derivation": RIGHT_FORMULAS}).json()
+    assert alone["derivation"]["summary"]["correct"] == 4
+    # forced NumPy-like, the LaTeX one cannot be read
+    forced = client.post("/api/grade", json={"problem": SEED, "derivation": RIGHT_FORMULAS,
+                                             "syntax": "numpy"}).json()
+    db2 = next(i for i in forced["items"] if i["name"] == "db2" and i["section"] == "derivation")
+    assert db2["cause"] == "unreadable"
+    # the pasted text's own [derivation] section, and the form's formula over it
+    text = '[derivation]\ndW2 = "outer(yhat - ys, a1)"\ndb2 = "yhat - ys"\n'
+    both = client.post("/api/grade", json={"problem": SEED, "answer_text": text,
+                                           "derivation": {"dW2": "outer(a1, yhat - ys)"}})
+    statuses = {i["name"]: i["status"] for i in both.json()["items"]
+                if i["section"] == "derivation"}
+    assert statuses == {"dW2": "correct", "db2": "correct", "dW1": "missing", "db1": "missing"}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"derivation": {"dW9": "x"}}, "derivation.dW9: not a gradient of this problem"),
+    ({"derivation": {"dW1": "x" * 2001}}, "at most 2000 characters"),
+    ({"derivation": {"dW1": "x"}, "syntax": "maple"}, "syntax"),
+    ({"derivation": {"dW1": "   "}}, "the answer is empty"),
+])
+def test_bad_formulas_are_a_clear_4xx(client, body, message):
+    response = client.post("/api/grade", json={"problem": SEED, **body})
+    assert response.status_code == 422, response.text
+    assert message in response.text
+
+
+GRADE_FIXTURE = {"answer_text": "[forward]\nz = [0, -3, 1]\n",
+                 "derivation": {"dz": "ys - yhat", "db2": "dz", "dW2": "(yhat - ys) @ a1.T",
+                                "dW1": r"x \left(W_2 (\hat{y} - y^{s}) \odot \mathbb{1}[h_1 > 0]"
+                                       r"\right)^\top",
+                                "db1": "outer(x"}}
+
+
+def test_the_page_unit_tests_read_the_graders_answer(client):
+    """tests/js/fixtures/grade_formulas.json: a real /api/grade answer with formulas, for the
+    page's formula module (HANDGRAD_UPDATE_GOLDEN=1 to accept a deliberate change)."""
+    from handgrad.render.json import dumps
+
+    answer = client.post("/api/grade", json={"problem": SEED, **GRADE_FIXTURE}).json()
+    path = PAGE_FIXTURES / "grade_formulas.json"
+    if os.environ.get("HANDGRAD_UPDATE_GOLDEN"):
+        path.write_text(dumps(answer) + "\n", encoding="utf-8")
+    _same(answer, json.loads(path.read_text(encoding="utf-8")), "grade_formulas")

@@ -9,6 +9,10 @@ the quantity names as `answers-name`), `server.py` (`generate`, `parse`, `grade`
 serverFilesCourse on server.py's import path). UUIDs are derived from the question's id and the
 problem kind (what every variant asks), never from a variant's title or id, so exporting again
 (another seed, another roster) updates the same question rather than adding one.
+
+A second question, `questions/handgrad-derivation/`, is Problem 1: the gradients as formulas
+(`pl-string-input` per gradient, NumPy-like or LaTeX), for a network of the same kind, graded
+by handgrad's derivation grader for every size. An assessment lists either question or both.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from handgrad.export import Variant
 from handgrad.export.vendor import vendored_files
 
 QID = "handgrad-backprop"
+DERIVATION_QID = "handgrad-derivation"
 TOPIC = "Backpropagation"
 TAGS = ("handgrad", "backprop")
 NAMESPACE = uuid.UUID("6f1c2a7e-5b0d-4c57-9a59-0d3f5e8b7c21")  # handgrad's, for uuid5
@@ -167,6 +172,60 @@ def question_config(variants: list[Variant]) -> dict[str, Any]:
     return config
 
 
+DERIVATION_SERVER_PY = '''"""handgrad's Problem 1: the gradients as formulas for a network of the
+exported kind, graded by handgrad's derivation grader for every size. Written by handgrad
+export."""
+
+import json
+
+from handgrad.export.runtime import derivation_hooks
+
+CONFIG = json.loads({config!r})
+_HOOKS = derivation_hooks(CONFIG)
+
+
+def generate(data):
+    _HOOKS["generate"](data)
+
+
+def parse(data):
+    _HOOKS["parse"](data)
+
+
+def grade(data):
+    _HOOKS["grade"](data)
+'''
+
+
+def derivation_config(variants: list[Variant], config: dict[str, Any]) -> dict[str, Any]:
+    """Problem 1's server.py configuration: the backprop question's settings and title (so the
+    same kinds of network are drawn), and a blank per gradient of the variants' depth."""
+    from handgrad.export.runtime import formula_answers
+
+    return {"title": config["title"], "settings": config["settings"],
+            "formulas": formula_answers(variants[0].problem)}
+
+
+def derivation_html(config: dict[str, Any]) -> str:
+    """Problem 1's page: a string input per asked gradient, the steps optional (allow-blank),
+    the grader's report under the submission, the right formulas in the answer panel."""
+    lines = ["<pl-question-panel>", "  {{{params.statement}}}", "</pl-question-panel>", ""]
+    asked = [f for f in config["formulas"] if f["asked"]]
+    steps = [f for f in config["formulas"] if not f["asked"]]
+    for title, group in (("The gradients", asked), ("Your steps (optional)", steps)):
+        lines.append(f"<p><strong>{title}</strong></p>")
+        for formula in group:
+            label = html.escape(f"${formula['latex']} =$", quote=True)
+            blank = "" if formula["asked"] else ' allow-blank="true"'
+            lines.append(f'<pl-string-input answers-name="{formula["name"]}" label="{label}"'
+                         f' remove-leading-trailing="true" size="50"{blank}'
+                         ' show-help-text="false"></pl-string-input>')
+    lines += ["", "<pl-submission-panel>", "  <pre>{{feedback.report}}</pre>",
+              "</pl-submission-panel>", "", "<pl-answer-panel>",
+              "  {{{params.answer_html}}}", "</pl-answer-panel>", ""]
+    return "\n".join(lines)
+
+
 def question_html(config: dict[str, Any]) -> str:
     """The question's page: the statement from params, one input per asked quantity."""
     lines = ["<pl-question-panel>", "  {{{params.statement}}}", "</pl-question-panel>", ""]
@@ -205,11 +264,23 @@ def course_files(variants: list[Variant]) -> dict[str, str | bytes]:
         "type": "v3",
     }
     config_text = json.dumps(config, ensure_ascii=False, sort_keys=True)
+    formulas = derivation_config(variants, config)
+    info_derivation = {
+        "uuid": str(uuid.uuid5(NAMESPACE, f"question:{DERIVATION_QID}:{kind}")),
+        "title": f"{title}: the gradients as formulas",
+        "topic": TOPIC,
+        "tags": list(TAGS),
+        "type": "v3",
+    }
     files: dict[str, str | bytes] = {
         "infoCourse.json": json.dumps(info_course, indent=2, ensure_ascii=False) + "\n",
         f"questions/{QID}/info.json": json.dumps(info_question, indent=2) + "\n",
         f"questions/{QID}/question.html": question_html(config),
         f"questions/{QID}/server.py": SERVER_PY.format(config=config_text),
+        f"questions/{DERIVATION_QID}/info.json": json.dumps(info_derivation, indent=2) + "\n",
+        f"questions/{DERIVATION_QID}/question.html": derivation_html(formulas),
+        f"questions/{DERIVATION_QID}/server.py": DERIVATION_SERVER_PY.format(
+            config=json.dumps(formulas, ensure_ascii=False, sort_keys=True)),
     }
     files.update(vendored_files("serverFilesCourse/"))
     return files

@@ -52,6 +52,15 @@ from handgrad.grade import (  # noqa: E402
     grade_document,
     grade_file,
 )
+from handgrad.grade.derivation import (  # noqa: E402
+    derivation_names,
+    expected_formulas,
+    grade_derivation,
+    gradient_symbol,
+    is_asked,
+    read_one,
+)
+from handgrad.grade.formula import name_latex  # noqa: E402
 from handgrad.problem import Problem, validate_problem  # noqa: E402
 from handgrad.solver import solve  # noqa: E402
 
@@ -79,8 +88,34 @@ def set_title(titles: Mapping[str, str]) -> str:
     return DEFAULT_TITLE
 
 
+FORMULA_VERDICTS = {**VERDICTS, "carried_forward": "carried forward: right in terms of your own"
+                    " earlier steps, which were wrong (full credit)"}
+
+
+def formula_verdict(item: GradeItem) -> str:
+    """One formula's verdict (Problem 1): the verdict, how it was read, the likely cause of a
+    wrong one, where an unreadable one stopped, and a right one."""
+    lines = [FORMULA_VERDICTS[item.status]]
+    if item.read:
+        lines.append(f"read as: {item.read}")
+    if item.status == "wrong":
+        if item.cause:
+            lines.append(f"likely cause ({item.cause}): {item.explanation}")
+        elif item.explanation:
+            lines.append(item.explanation)
+    elif item.cause:  # a note on a right one (full_jacobian_unsimplified)
+        lines.append(f"note ({item.cause}): {item.explanation}")
+    if item.position is not None and isinstance(item.given, str):
+        lines += [f"  {item.given}", "  " + " " * min(item.position, len(item.given)) + "^"]
+    if item.status in ("wrong", "missing") and item.expected:
+        lines.append(f"a right one: {item.expected}")
+    return "\n".join(lines)
+
+
 def verdict(item: GradeItem) -> str:
     """One quantity's verdict in words, with the likely cause of a wrong value."""
+    if item.is_formula:
+        return formula_verdict(item)
     text = VERDICTS[item.status]
     if item.status == "wrong":
         if item.cause:
@@ -95,11 +130,16 @@ def feedback_report(report: GradeReport, heading: str,
     """The whole grading as plain text: the summary, each asked quantity's verdict, and the
     first wrong step with what was expected. With `blanks` ({(section, name)}: the quantities
     the platform has a blank for), only those quantities are reported."""
-    asked = [item for item in report.items if item.asked
+    asked = [item for item in report.numbers if item.asked
              and (blanks is None or (item.section, item.name) in blanks)]
     counts = {status: sum(item.status == status for item in asked) for status in CREDIT}
-    lines = [
-        heading,
+    lines = [heading]
+    formulas = [item for item in report.formulas if item.asked or item.status != "missing"]
+    if formulas:
+        lines += ["", formulas_report(formulas), "Problem 2: the numbers"]
+    if formulas and not any(item.status != "missing" for item in asked):
+        return "\n".join([*lines, "No numbers given."]) + "\n"
+    lines += [
         f"{counts['correct']} correct, {counts['carried_forward']} carried forward,"
         f" {counts['wrong']} wrong, {counts['missing']} missing ({report.tolerance_text}).",
         "",
@@ -115,6 +155,18 @@ def feedback_report(report: GradeReport, heading: str,
         ]
         if first.cause:
             lines.append(f"  likely cause ({first.cause}): {first.explanation}")
+    return "\n".join(lines) + "\n"
+
+
+def formulas_report(items: list[GradeItem]) -> str:
+    """Problem 1's formulas as plain text: the counts, then each formula's verdict."""
+    counts = {status: sum(item.status == status for item in items) for status in CREDIT}
+    lines = ["Problem 1: the formulas (each graded for every size d, n, q; vectors are columns)",
+             f"{counts['correct']} correct, {counts['carried_forward']} carried forward,"
+             f" {counts['wrong']} wrong, {counts['missing']} missing.", ""]
+    for item in items:
+        lines.append(f"{gradient_symbol(item.name)} ({item.name}): "
+                     + formula_verdict(item).replace("\n", "\n    "))
     return "\n".join(lines) + "\n"
 
 
@@ -352,6 +404,122 @@ def pl_grade(data: dict[str, Any], config: Mapping[str, Any]) -> None:
     data["score"] = total / len(config["answers"]) if config["answers"] else 0.0
     blanks = {(answer["section"], answer["key"]) for answer in config["answers"]}
     data["feedback"]["report"] = feedback_report(report, str(config.get("title", "")), blanks)
+
+
+# ------------------------------------------------------------------- PrairieLearn: Problem 1
+
+
+def formula_answers(problem: Problem) -> list[dict[str, Any]]:
+    """Problem 1's blanks for a problem's depth, in backward order: each gradient's name (the
+    answer's name too), whether it is asked (∂L/∂W, ∂L/∂b) or an optional step, its TeX."""
+    return [{"name": name, "asked": is_asked(name), "latex": name_latex(name)}
+            for name in derivation_names(problem)]
+
+
+def derivation_statement_html(document: Mapping[str, Any]) -> str:
+    """Problem 1's statement: the network's kind (no numbers), what to give and how to write
+    it."""
+    network, loss = document.get("network", {}), document.get("loss", {})
+    layers = list(network.get("layers", []))
+    depth = len(layers) - 1
+    hidden = ", ".join(f"n_{{{i}}}" for i in range(1, depth)) if depth > 2 else "n"
+    sizes = f"d \\to {hidden} \\to q"
+    kind = loss.get("kind", "cross_entropy")
+    smoothing = ""
+    if kind == "cross_entropy" and float(loss.get("label_smoothing", 0) or 0):
+        smoothing = (" with label smoothing $\\varepsilon$ (the target is"
+                     f" $y^{{s}}$, {html.escape(str(loss.get('smoothing', 'uniform')))})")
+    layout = (r"h = W^\top x + b" if network.get("layout", "in_out") == "in_out"
+              else r"h = W x + b")
+    return "\n".join([
+        f"<p><strong>{html.escape(str(document.get('title', 'Backpropagation')))}:"
+        " the gradients as formulas</strong></p>",
+        f"<p>A multi-layer perceptron with layer sizes ${sizes}$ (any sizes),"
+        f" {html.escape(str(network.get('activation', 'relu')))} hidden units, a"
+        f" {html.escape(str(network.get('output', 'softmax')))} output and the"
+        f" {LOSS_WORDS.get(kind, html.escape(kind))} loss{smoothing}; each layer computes"
+        f" ${layout}$. Vectors are columns ($x$ is $d \\times 1$).</p>",
+        "<p>Give each gradient of the loss as a formula that holds for every $d$, $n$, $q$,"
+        " NumPy-like (<code>outer(a1, yhat - ys)</code>, <code>W2 @ dz * (h1 &gt; 0)</code>,"
+        " <code>.T</code>, <code>*</code> entry-wise) or LaTeX (<code>a_1 (\\hat{y} -"
+        " y^{s})^\\top</code>, <code>\\odot</code>, <code>\\mathbb{1}[h_1 &gt; 0]</code>)."
+        " The steps are optional; a gradient written in terms of your own steps is graded with"
+        " them (error carried forward).</p>",
+    ])
+
+
+def pl_derivation_generate(data: dict[str, Any], config: Mapping[str, Any]) -> None:
+    """PrairieLearn's generate(data) for Problem 1: a problem of the exported kind from
+    `data["variant_seed"]` (its activation, output, loss, layout), the statement, and the
+    right formulas for the answer panel (no correct_answers: the string elements would
+    compare text; `pl_derivation_grade` grades)."""
+    seed = int(data["variant_seed"]) % 2**63
+    document = draw(config, seed)
+    problem = validate_problem(document, "variant")
+    expected = expected_formulas(problem)
+    data["params"]["problem"] = document
+    data["params"]["statement"] = derivation_statement_html(document)
+    data["params"]["answer_html"] = "\n".join(
+        f"<p>$${name_latex(name)} = {html.escape(_formula_tex(problem, text))}$$</p>"
+        for name, text in expected.items() if is_asked(name) or name in ("dz", "dh1"))
+
+
+def _formula_tex(problem: Problem, text: str) -> str:
+    """A right formula (NumPy-like) as the LaTeX it reads as."""
+    read = read_one(problem, "db1", text)  # any name: only the reading is wanted
+    return read.latex or text
+
+
+def pl_derivation_parse(data: dict[str, Any], config: Mapping[str, Any]) -> None:
+    """PrairieLearn's parse(data) for Problem 1: an asked formula left blank (or too long to be
+    a formula) is a format error, which costs no attempt; an unreadable one is graded."""
+    for answer in config["formulas"]:
+        name = answer["name"]
+        if name in data["format_errors"]:
+            continue
+        text = data["submitted_answers"].get(name)
+        if text is not None and not isinstance(text, str):
+            data["format_errors"][name] = f"Enter the formula for {name} as text."
+        elif isinstance(text, str) and len(text) > MAX_FORMULA_CHARS:
+            data["format_errors"][name] = (f"Shorten {name}: a formula of at most"
+                                           f" {MAX_FORMULA_CHARS} characters.")
+        elif answer["asked"] and not (text or "").strip():
+            data["format_errors"][name] = f"Enter a formula for {name}."
+
+
+MAX_FORMULA_CHARS = 2000
+
+
+def pl_derivation_grade(data: dict[str, Any], config: Mapping[str, Any]) -> None:
+    """PrairieLearn's grade(data) for Problem 1: handgrad's derivation grader on the variant's
+    kind; each asked formula's score (1 for correct or carried forward) and feedback (how it
+    was read, the likely cause, a right one) in `data["partial_scores"]`, a step's with weight
+    0, their mean in `data["score"]`, the whole in `data["feedback"]["report"]`."""
+    pl_derivation_parse(data, config)
+    if data["format_errors"]:
+        data["score"] = 0.0
+        return
+    problem = validate_problem(data["params"]["problem"], "variant")
+    formulas = {answer["name"]: data["submitted_answers"][answer["name"]]
+                for answer in config["formulas"]
+                if (data["submitted_answers"].get(answer["name"]) or "").strip()}
+    items = grade_derivation(problem, formulas)
+    asked = [item for item in items if is_asked(item.name)]
+    for item in items:
+        data["partial_scores"][item.name] = {
+            "score": CREDIT[item.status], "weight": 1 if is_asked(item.name) else 0,
+            "feedback": formula_verdict(item)}
+    data["score"] = (sum(CREDIT[item.status] for item in asked) / len(asked)) if asked else 0.0
+    data["feedback"]["report"] = formulas_report(items)
+
+
+def derivation_hooks(config: Mapping[str, Any]) -> dict[str, Any]:
+    """generate, parse and grade for Problem 1's server.py, bound to its configuration."""
+    return {
+        "generate": lambda data: pl_derivation_generate(data, config),
+        "parse": lambda data: pl_derivation_parse(data, config),
+        "grade": lambda data: pl_derivation_grade(data, config),
+    }
 
 
 def server_hooks(config: Mapping[str, Any]) -> dict[str, Any]:

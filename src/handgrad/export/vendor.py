@@ -38,6 +38,8 @@ VENDORED = (
     "core/ops.py",
     "grade/__init__.py",
     "grade/answers.py",
+    "grade/derivation.py",
+    "grade/formula.py",
     "grade/formulas.py",
     "grade/judge.py",
     "grade/keys.py",

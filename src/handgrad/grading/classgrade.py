@@ -9,6 +9,11 @@ A broken answer costs only its own row: its `error` says what the single-file gr
 say, and everyone else is graded. An answer whose id has no problem is a row with an error,
 never skipped; files that are not answers, and students of the roster without an answer, are
 listed in the summary.
+
+Problem 1's formulas (an answer's [derivation] section) are graded beside the numbers: a column
+per formula (`derivation.dW2`, ...), scored like a quantity. In a class where any answer has
+the section (or the rubric scores a formula), an answer without one has its asked formulas
+missing, so that leaving Problem 1 out never raises a percent.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ import io
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from handgrad.errors import HandgradError
-from handgrad.grade import GradeReport, Tolerance, grade_file
+from handgrad.grade import GradeItem, GradeReport, Tolerance, grade_file
+from handgrad.grade.derivation import derivation_names, grade_derivation
 from handgrad.grading.rubric import Rubric, Score, score
 from handgrad.problem import Problem, load_problem
 from handgrad.solution import Solution
@@ -33,10 +39,14 @@ ANSWER_SUFFIXES = (".toml", ".json")
 PROBLEM_PREFIX = "problem-"
 ROSTER = "roster.csv"
 SHEET_COLUMNS = ("id", "name", "score", "max_score", "percent", "first_wrong", "cause", "error")
+# after SHEET_COLUMNS when the class's formulas (Problem 1) are graded
+FORMULA_COLUMNS = ("first_wrong_formula", "formula_cause")
+FORMULA_SECTION = "derivation"
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, OWASP):
 # ids and names are user text, so such a cell is written with a leading apostrophe
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BINS = 10  # the distribution of scores: 0–9 %, 10–19 %, ..., 90–99 %, and 100 % on its own
+VERDICTS = ("correct", "carried_forward", "wrong", "missing", "not_asked")
 UNKNOWN_CAUSE = "unknown"  # a wrong step that matches none of the known mistakes
 ID_LIMIT = 2000  # characters of an id shown with escapes (a file name is at most 255 bytes)
 
@@ -64,6 +74,23 @@ class StudentGrade:
         return first.key if first else ""
 
     @property
+    def formulas(self) -> list[GradeItem]:
+        """Problem 1's items (section derivation): empty when none were graded."""
+        return self.report.formulas if self.report else []
+
+    @property
+    def first_wrong_formula(self) -> str:
+        first = self.report.first_wrong_formula if self.report else None
+        return first.key if first else ""
+
+    @property
+    def formula_cause(self) -> str:
+        first = self.report.first_wrong_formula if self.report else None
+        if first is None:
+            return ""
+        return first.cause or UNKNOWN_CAUSE
+
+    @property
     def cause(self) -> str:
         first = self.report.first_wrong if self.report else None
         if first is None:
@@ -71,21 +98,32 @@ class StudentGrade:
         return first.cause or UNKNOWN_CAUSE
 
     def causes(self) -> list[str]:
-        """Every distinct cause among the wrong steps, in the order they come."""
+        """Every distinct cause among the wrong steps (numbers), in the order they come."""
         if self.report is None:
             return []
-        found = [item.cause or UNKNOWN_CAUSE for item in self.report.items
+        found = [item.cause or UNKNOWN_CAUSE for item in self.report.numbers
                  if item.status == "wrong"]
         return list(dict.fromkeys(found))
 
+    def formula_causes(self) -> list[str]:
+        """Every distinct cause among the wrong formulas (Problem 1), in backward order."""
+        found = [item.cause or UNKNOWN_CAUSE for item in self.formulas if item.status == "wrong"]
+        return list(dict.fromkeys(found))
+
     def row(self, columns: Sequence[str]) -> dict[str, str]:
-        """The grade sheet's row: id, name, score, ..., then each quantity's verdict."""
-        row = dict.fromkeys((*SHEET_COLUMNS, *columns), "")
+        """The grade sheet's row: id, name, score, ..., then each quantity's verdict (and each
+        formula's, with the first wrong formula and its cause, when `columns` has formulas)."""
+        formulas = any(column.startswith(f"{FORMULA_SECTION}.") for column in columns)
+        row = dict.fromkeys((*SHEET_COLUMNS, *(FORMULA_COLUMNS if formulas else ()), *columns),
+                            "")
         row.update(id=self.id, name=self.name, error=self.error)
         if self.score is not None:
             row.update(score=_number(self.score.points), max_score=_number(self.score.max_points),
                        percent=_number(self.score.percent), first_wrong=self.first_wrong,
                        cause=self.cause)
+            if formulas:
+                row.update(first_wrong_formula=self.first_wrong_formula,
+                           formula_cause=self.formula_cause)
             row.update({key: verdict for key, verdict in self.score.verdicts.items()
                         if key in row})
         return row
@@ -97,7 +135,18 @@ class StudentGrade:
                         percent=self.score.percent, first_wrong=self.first_wrong or None,
                         cause=self.cause or None, charged=list(self.score.charged),
                         verdicts={k: v for k, v in self.score.verdicts.items() if k in columns})
+            if self.formulas:
+                data.update(first_wrong_formula=self.first_wrong_formula or None,
+                            formula_cause=self.formula_cause or None,
+                            formulas=[_formula_dict(item) for item in self.formulas])
         return data
+
+
+def _formula_dict(item: GradeItem) -> dict[str, Any]:
+    """One formula's verdict for the JSON sheet: as written, as read, the right one."""
+    return {"name": item.name, "status": item.status, "cause": item.cause,
+            "formula": item.given, "read": item.read, "expected": item.expected,
+            "position": item.position}
 
 
 @dataclass(frozen=True)
@@ -115,13 +164,20 @@ class ClassSummary:
     causes: list[tuple[str, int]]  # cause: how many students made it, most common first
     first_wrong: list[tuple[str, int]]  # where students first went wrong, most common first
     incomplete: int  # graded answers that leave out a required quantity
+    # Problem 1: each formula column's verdicts {status: students}, and the formulas' causes
+    formulas: dict[str, dict[str, int]] = field(default_factory=dict)
+    formula_causes: list[tuple[str, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"answers": self.answers, "graded": self.graded, "errors": self.errors,
-                "mean_percent": self.mean, "median_percent": self.median,
-                "lowest_percent": self.lowest, "highest_percent": self.highest,
-                "distribution": dict(self.distribution), "causes": dict(self.causes),
-                "first_wrong": dict(self.first_wrong), "incomplete": self.incomplete}
+        data: dict[str, Any] = {
+            "answers": self.answers, "graded": self.graded, "errors": self.errors,
+            "mean_percent": self.mean, "median_percent": self.median,
+            "lowest_percent": self.lowest, "highest_percent": self.highest,
+            "distribution": dict(self.distribution), "causes": dict(self.causes),
+            "first_wrong": dict(self.first_wrong), "incomplete": self.incomplete}
+        if self.formulas:
+            data.update(formulas=self.formulas, formula_causes=dict(self.formula_causes))
+        return data
 
 
 @dataclass(frozen=True)
@@ -143,11 +199,17 @@ class ClassGrade:
         scored = [s for s in self.students if s.score is not None]
         percents = [s.score.percent for s in scored if s.score is not None]
         causes: Counter[str] = Counter()
+        formula_causes: Counter[str] = Counter()
         firsts: Counter[str] = Counter()
+        formulas = {column: dict.fromkeys(VERDICTS, 0) for column in self.formula_columns}
         for student in scored:
             causes.update(student.causes())
+            formula_causes.update(student.formula_causes())
             if student.first_wrong:
                 firsts[student.first_wrong] += 1
+            for column, counts in formulas.items():
+                if student.score is not None and column in student.score.verdicts:
+                    counts[student.score.verdicts[column]] += 1
         incomplete = sum(1 for s in scored if s.score is not None
                          and "missing" in s.score.verdicts.values())
         return ClassSummary(
@@ -157,7 +219,19 @@ class ClassGrade:
             median=statistics.median(percents) if percents else None,
             lowest=min(percents, default=None), highest=max(percents, default=None),
             distribution=_distribution(percents), causes=causes.most_common(),
-            first_wrong=firsts.most_common(), incomplete=incomplete)
+            first_wrong=firsts.most_common(), incomplete=incomplete,
+            formulas=formulas, formula_causes=formula_causes.most_common())
+
+    @property
+    def formula_columns(self) -> tuple[str, ...]:
+        """The columns of Problem 1's formulas (`derivation.dW2`, ...), when they are graded."""
+        return tuple(c for c in self.columns if c.startswith(f"{FORMULA_SECTION}."))
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        """The grade sheet's columns, in order."""
+        fixed = (*SHEET_COLUMNS, *(FORMULA_COLUMNS if self.formula_columns else ()))
+        return (*fixed, *self.columns)
 
     def rows(self) -> list[dict[str, str]]:
         return [student.row(self.columns) for student in self.students]
@@ -166,7 +240,7 @@ class ClassGrade:
         """The grade sheet as CSV, each text cell safe to open in a spreadsheet."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        header = (*SHEET_COLUMNS, *self.columns)
+        header = self.header
         writer.writerow(header)
         for row in self.rows():
             writer.writerow([neutralised(utf8(row[column])) for column in header])
@@ -279,6 +353,18 @@ class Problems:
             keys.update((f"{q.section}.{q.key}", None) for q in solution.quantities)
         return list(keys)
 
+    def formula_names(self) -> list[str]:
+        """Every gradient a [derivation] section of these problems may give, `derivation.name`,
+        in backward order (the problems that do not load left out, as in `quantities`)."""
+        keys: dict[str, None] = {}
+        for student in (self.ids or [""]):
+            try:
+                problem, _ = self.solved(student)
+            except HandgradError:
+                continue
+            keys.update((f"{FORMULA_SECTION}.{name}", None) for name in derivation_names(problem))
+        return list(keys)
+
 
 def read_roster(path: Path) -> dict[str, str]:
     """The roster's names by id (the columns `id` and, when there is one, `name`)."""
@@ -357,9 +443,15 @@ def grade_class(
     names = read_roster(roster_path) if roster_path is not None and (
         roster is not None or roster_path.is_file()) else {}
     columns = problems.quantities()
-    rubric.check_names(columns)
+    formula_names = problems.formula_names()
+    rubric.check_names([*columns, *formula_names])
     students = [_grade_one(student, paths, names.get(student, ""), problems, rubric, tolerance)
                 for student, paths in sorted(found.items())]
+    if any(s.formulas for s in students) or any(rubric.points_of(k) for k in rubric.names()
+                                                 if k.startswith(f"{FORMULA_SECTION}.")):
+        students = [_with_formulas(s, problems, rubric) for s in students]
+        given = {item.key for s in students for item in s.formulas}
+        columns += [key for key in formula_names if key in given]
     expected = dict.fromkeys([*problems.ids, *names])  # a problem, or a line of the roster
     absent = tuple(utf8(student) for student in expected if student not in found)
     return ClassGrade(problems.description, rubric, tolerance, tuple(students), tuple(columns),
@@ -388,6 +480,17 @@ def _grade_one(student: str, paths: list[Path], name: str, problems: Problems, r
     except HandgradError as error:
         return StudentGrade(student, name, path, error=utf8(one_line(str(error))))
     return StudentGrade(student, name, path, report, score(report, rubric))
+
+
+def _with_formulas(student: StudentGrade, problems: Problems, rubric: Rubric) -> StudentGrade:
+    """A graded answer without a [derivation] section, in a class whose formulas are graded:
+    its asked formulas missing, and scored so."""
+    if student.report is None or student.report.formulas:
+        return student
+    problem, _ = problems.solved(student.id)
+    report = replace(student.report, items=[*student.report.items,
+                                            *grade_derivation(problem, {})])
+    return replace(student, report=report, score=score(report, rubric))
 
 
 def one_line(message: str) -> str:

@@ -13,6 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from handgrad.grade import EXPLANATIONS
+from handgrad.grade.derivation import gradient_symbol
+from handgrad.grade.records import DERIVATION_EXPLANATIONS
 from handgrad.grading.classgrade import ClassGrade, ClassSummary, StudentGrade
 from handgrad.render.grade import render_grade_markdown
 from handgrad.text import shown
@@ -81,6 +83,40 @@ def _cause_text(cause: str) -> str:
     return EXPLANATIONS.get(cause, "matches none of the known mistakes")
 
 
+def _formula_cause_text(cause: str) -> str:
+    return DERIVATION_EXPLANATIONS.get(cause, "matches none of the known mistakes")
+
+
+def formula_label(column: str) -> str:
+    """A formula's column as a person reads it: derivation.dW2 → P1 ∂L/∂W2."""
+    return f"P1 {gradient_symbol(column.partition('.')[2])}"
+
+
+FORMULA_MARKS = {"correct": "✓", "carried_forward": "↪ carried forward", "wrong": "✗",
+                 "missing": "· missing", "not_asked": ""}
+
+
+def _formula_cell(student: StudentGrade, column: str) -> str:
+    """A student's verdict on one formula, in a Markdown cell: ✓, or ✗ with its cause."""
+    if student.score is None:
+        return ""
+    verdict = student.score.verdicts.get(column, "")
+    mark = FORMULA_MARKS.get(verdict, verdict)
+    if verdict == "wrong":
+        item = next((i for i in student.formulas if i.key == column), None)
+        cause = item.cause if item is not None and item.cause else "unknown"
+        mark += f" `{cause}`"
+    return mark
+
+
+def _formula_rows(s: ClassSummary) -> list[tuple[str, ...]]:
+    """Problem 1 per formula: label, then how many students were correct, carried forward,
+    wrong, missing."""
+    return [(formula_label(column), *(str(counts.get(v, 0)) for v in
+                                      ("correct", "carried_forward", "wrong", "missing")))
+            for column, counts in s.formulas.items()]
+
+
 def render_class_text(grades: ClassGrade, width: int = 100) -> str:
     """The summary for a terminal: the numbers, the distribution, the causes, the notices."""
     s = grades.summary
@@ -103,6 +139,22 @@ def render_class_text(grades: ClassGrade, width: int = 100) -> str:
         for cause, count in s.causes[:LISTED]:
             # Text, not markup: "1[h > 0]" is a formula, not a style
             causes.add_row(Text(cause), Text(str(count)), Text(_cause_text(cause)))
+        parts.append(causes)
+    if s.formulas:
+        formulas = Table(title="Problem 1: the formulas (students)", title_justify="left",
+                         title_style="bold", box=box.SIMPLE_HEAD)
+        for column in ("formula", "correct", "carried forward", "wrong", "missing"):
+            formulas.add_column(column, justify="left" if column == "formula" else "right")
+        for row in _formula_rows(s):
+            formulas.add_row(*(Text(cell) for cell in row))
+        parts.append(formulas)
+    if s.formula_causes:
+        causes = Table(title="Most common mistakes in the formulas (students)",
+                       title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
+        for column in ("cause", "students", "what it means"):
+            causes.add_column(column)
+        for cause, count in s.formula_causes[:LISTED]:
+            causes.add_row(Text(cause), Text(str(count)), Text(_formula_cause_text(cause)))
         parts.append(causes)
     if s.first_wrong:
         parts.append(Text("First wrong step: " + ", ".join(
@@ -128,16 +180,27 @@ def render_class_markdown(grades: ClassGrade) -> str:
         lines += ["", "| cause | students | what it means |", "|---|---|---|"]
         lines += [f"| `{cause}` | {count} | {_cause_text(cause)} |"
                   for cause, count in s.causes[:LISTED]]
+    if s.formulas:
+        lines += ["", "| Problem 1 | correct | carried forward | wrong | missing |",
+                  "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(row) + " |" for row in _formula_rows(s)]
+    if s.formula_causes:
+        lines += ["", "| mistake in a formula | students | what it means |", "|---|---|---|"]
+        lines += [f"| `{cause}` | {count} | {_formula_cause_text(cause)} |"
+                  for cause, count in s.formula_causes[:LISTED]]
     notices = _notices(grades)
     if notices:
         lines += ["", *notices]
-    lines += ["", "| id | name | score | percent | first wrong | cause | error |",
-              "|---|---|---|---|---|---|---|"]
-    for row in grades.rows():
+    formulas = grades.formula_columns
+    lines += ["", "| id | name | score | percent | first wrong | cause | error |"
+              + "".join(f" {formula_label(c)} |" for c in formulas),
+              "|---|---|---|---|---|---|---|" + "---|" * len(formulas)]
+    for student, row in zip(grades.students, grades.rows(), strict=True):
         score = f"{row['score']} / {row['max_score']}" if row["score"] else ""
         percent = f"{row['percent']} %" if row["percent"] else ""
         lines.append(f"| {_md(row['id'])} | {_md(row['name'])} | {score} | {percent} |"
-                     f" {row['first_wrong']} | {row['cause']} | {_md(row['error'])} |")
+                     f" {row['first_wrong']} | {row['cause']} | {_md(row['error'])} |"
+                     + "".join(f" {_formula_cell(student, c)} |" for c in formulas))
     return "\n".join(lines) + "\n"
 
 

@@ -28,13 +28,13 @@ import threading
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from handgrad.core import network
 from handgrad.core.activations import ACTIVATIONS, OUTPUTS
@@ -97,6 +97,9 @@ DERIVATIONS_KEPT = 16  # derivations cached (by architecture), oldest dropped fi
 EXAMPLES = ("homework3.toml", "deep_batch.toml", "regression.toml")
 
 
+MAX_FORMULA_CHARS = 2000  # one formula of Problem 1, as typed
+
+
 class ProblemRequest(BaseModel):
     problem: dict[str, Any] = Field(description="A problem document, as in a problem file")
 
@@ -105,11 +108,20 @@ class StepRequest(ProblemRequest):
     steps: int = Field(1, ge=1, le=LIMITS["steps"])
 
 
+Formula = Annotated[str, StringConstraints(max_length=MAX_FORMULA_CHARS)]
+
+
 class GradeRequest(ProblemRequest):
     answer: dict[str, Any] | None = Field(None, description="Quantities by section and name")
     answer_text: str | None = Field(None, max_length=64_000, description="TOML or JSON text")
     rtol: float = Field(1e-3, gt=0, le=1)
     decimals: int | None = Field(None, ge=0, le=15)
+    derivation: dict[str, Formula] | None = Field(
+        None, max_length=64, description="Problem 1's formulas by gradient name (dW1 = "
+        "\"outer(x, dh1)\"), NumPy-like or LaTeX; blank ones are not given. They join (and "
+        "override) the answer's own [derivation] section")
+    syntax: Literal["numpy", "latex"] | None = Field(
+        None, description="How every formula is written; none: detected formula by formula")
 
 
 class GenerateRequest(BaseModel):
@@ -469,7 +481,18 @@ def solve_payload(problem: Problem) -> dict[str, Any]:
         "quantities": quantities,
         "batched": problem.batched,
         "derivatives": _derivatives(problem, quantities),
+        "formulas": _formula_names(problem),
     }
+
+
+def _formula_names(problem: Problem) -> list[dict[str, Any]]:
+    """Problem 1's gradients, in backward order, for the page's derivation part: the name the
+    grader reads, whether the problem asks for it (∂L/∂W, ∂L/∂b) or it is a step, its symbol."""
+    from handgrad.grade.derivation import derivation_names, gradient_symbol, is_asked
+    from handgrad.grade.formula import name_latex
+
+    return [{"name": name, "asked": is_asked(name), "symbol": gradient_symbol(name),
+             "symbol_latex": name_latex(name)} for name in derivation_names(problem)]
 
 
 def _derivatives(problem: Problem, quantities: list[dict[str, Any]]) -> dict[str, Any]:
@@ -695,13 +718,20 @@ def grade_payload(request: GradeRequest) -> dict[str, Any]:
     from handgrad.grade import Tolerance, grade_document
 
     problem = interactive_problem(request.problem)
+    formulas = {name: text for name, text in (request.derivation or {}).items() if text.strip()}
     answer = request.answer
     if answer is None:
-        answer = _parse_answer(request.answer_text or "")
+        text = request.answer_text or ""
+        answer = {} if formulas and not text.strip() else _parse_answer(text)
+    if formulas:  # the form's formulas join the answer's own [derivation] section
+        own = answer.get("derivation")
+        answer = {**answer, "derivation": {**(own if isinstance(own, dict) else {}),
+                                           **formulas}}
     decimals: int | Literal["auto"] = (
         "auto" if request.decimals is None else request.decimals  # as the command line
     )
-    report = grade_document(problem, answer, Tolerance(request.rtol, decimals))
+    report = grade_document(problem, answer, Tolerance(request.rtol, decimals),
+                            syntax=request.syntax)
     return report.to_dict()
 
 

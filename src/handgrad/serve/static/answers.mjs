@@ -42,12 +42,31 @@ export function toleranceHelp(by, rtolText, decimalsText) {
     + "The decimals box does not apply.";
 }
 
+// Problem 2's items (the numbers): a report also holds Problem 1's formulas, section
+// "derivation", when the answer gave any (see formulas.mjs).
+export function numberItems(report) {
+  return report.items.filter((i) => i.section !== "derivation");
+}
+
+export function countStatuses(items) {
+  const counts = { correct: 0, carried_forward: 0, wrong: 0, missing: 0 };
+  for (const item of items) counts[item.status] += 1;
+  return counts;
+}
+
+// The numbers' verdicts in a line (the report's summary counts the formulas too).
 export function summaryLine(report) {
-  const s = report.summary;
+  const s = report.derivation ? countStatuses(numberItems(report)) : report.summary;
   return `${s.correct} correct, ${s.carried_forward} carried forward, ${s.wrong} wrong, `
     + `${s.missing} missing (${report.tolerance}).`;
 }
 
+// The first wrong number: the step marked on the network (a formula has no neuron).
 export function firstWrong(report) {
-  return report.items.find((i) => i.status === "wrong") || null;
+  return numberItems(report).find((i) => i.status === "wrong") || null;
+}
+
+// Whether the answer gave any number (formulas may come alone).
+export function givesNumbers(report) {
+  return numberItems(report).some((i) => i.status !== "missing");
 }

@@ -5,9 +5,14 @@ import {
   gridsSignature, holdsTypedAnswer, isMultiPaste, parsePaste, pasteInto,
 } from "./answerform.mjs";
 import {
-  answerTemplate, firstWrong, gradeRequest, summaryLine, toleranceHelp,
+  answerTemplate, firstWrong, givesNumbers, gradeRequest, numberItems, summaryLine,
+  toleranceHelp,
 } from "./answers.mjs";
 import { $, el, katexInto } from "./dom.mjs";
+import {
+  SYNTAXES, fieldsSignature, formulaFields, formulaItems, formulaRequest, formulaSummary,
+  formulaVerdict,
+} from "./formulas.mjs";
 import { texValue } from "./format.mjs";
 import { applyHighlights } from "./network.mjs";
 
@@ -22,22 +27,36 @@ export async function gradeAnswer(state) {
     text = made.text;
   }
   formMessage([]);
-  const body = gradeRequest(state.problem, text, $("rtol").value, $("decimals").value,
-    comparedBy());
+  const formulas = formulaRequest(state.formulaForm ? state.formulaForm.values : {},
+    $("formula-syntax").value);
+  const body = { ...gradeRequest(state.problem, text, $("rtol").value, $("decimals").value,
+    comparedBy()), ...formulas };
   try {
     const report = await api("/api/grade", body);
+    if (formulaItems(report).length) {
+      drawFormulaVerdicts(out, report, state.formulaForm ? state.formulaForm.symbols : {});
+    }
+    const first = firstWrong(report);
+    state.wrongKey = first ? first.name : null;
+    if (formulaItems(report).length && !givesNumbers(report)) {
+      out.append(el("h3", { class: "part-title" }, "Problem 2: the numbers"),
+        el("p", { id: "grade-summary", class: "muted" }, "No numbers given."));
+      applyHighlights(state);
+      return;
+    }
+    if (formulaItems(report).length) {
+      out.append(el("h3", { class: "part-title" }, "Problem 2: the numbers"));
+    }
     out.append(el("p", { id: "grade-summary" }, summaryLine(report)));
     const table = el("table", {}, el("tr", {},
       el("th", {}, "quantity"), el("th", {}, "verdict"), el("th", {}, "likely cause")));
-    for (const item of report.items) {
+    for (const item of numberItems(report)) {
       table.append(el("tr", { "data-key": item.name },
         el("td", {}, `${item.section}.${item.name}`),
         el("td", { class: `status-${item.status}` }, item.status.replace("_", " ")),
         el("td", {}, item.cause || "")));
     }
     out.append(table);
-    const first = firstWrong(report);
-    state.wrongKey = first ? first.name : null;
     if (first) {
       const box = el("div", { class: "first-wrong", id: "first-wrong" },
         el("strong", {}, `First wrong step: ${first.section}.${first.name}`));
@@ -55,6 +74,83 @@ export async function gradeAnswer(state) {
   } catch (e) {
     out.append(el("p", { class: "error", role: "alert" }, e.message));
   }
+}
+
+// --- Problem 1: a field per formula, each verdict with how it was read ---------------------
+
+function drawFormulaVerdicts(out, report, symbols) {
+  const part = el("div", { id: "formula-result", class: "formula-result" },
+    el("h3", { class: "part-title" }, "Problem 1: the formulas"),
+    el("p", { id: "formula-summary" }, formulaSummary(report)));
+  for (const item of formulaItems(report)) {
+    const v = formulaVerdict(item);
+    const symbol = el("span", { class: "symbol" });
+    katexInto(symbol, symbols[v.name] || v.name);
+    const box = el("div", { class: `formula-verdict status-${v.status}`, "data-name": v.name },
+      el("div", { class: "head" }, symbol, el("span", { class: "verdict" }, v.statusText),
+        v.cause ? el("code", { class: "cause" }, v.cause) : null));
+    if (v.readTex) {
+      const read = el("span", { class: "read" }, el("span", { class: "tag" }, "read as"));
+      const math = el("span", { class: "math" });
+      katexInto(math, v.readTex);
+      read.append(math);
+      box.append(read);
+    }
+    if (v.caret) {
+      box.append(el("pre", { class: "caret", "aria-label": "where the reading stopped" },
+        `${v.caret.text}\n${v.caret.caret}`));
+    }
+    if (v.words) box.append(el("p", { class: "words" }, v.words));
+    if (v.expectedTex) {
+      const expected = el("span", { class: "expected" },
+        el("span", { class: "tag" }, "a right one"));
+      const math = el("span", { class: "math" });
+      katexInto(math, v.expectedTex);
+      expected.append(math);
+      box.append(expected);
+    }
+    part.append(box);
+  }
+  out.append(part);
+}
+
+
+function formulaInput(form, f) {
+  const input = el("input", {
+    type: "text", id: `formula-${f.name}`, "data-formula": f.name, autocomplete: "off",
+    spellcheck: "false", autocapitalize: "off", placeholder: f.asked ? "formula" : "optional",
+    "aria-label": `${f.symbol}, a formula`,
+  });
+  input.value = form.values[f.name] || "";
+  const label = el("label", { for: `formula-${f.name}` });
+  katexInto(label, `${f.tex} =`);
+  return [label, input];
+}
+
+// (Re)draw the formula fields for this problem's depth; typed formulas stay while it keeps it.
+export function drawFormulaForm(state) {
+  const formulas = state.result.formulas || [];
+  const signature = fieldsSignature(formulas);
+  const old = state.formulaForm;
+  if (old && old.signature === signature) return;
+  // typed formulas stay (a name the new depth lacks is never sent: it has no field)
+  const names = new Set(formulas.map((f) => f.name));
+  const kept = Object.entries(old ? old.values : {}).filter(([name]) => names.has(name));
+  const form = { signature, values: Object.fromEntries(kept),
+    symbols: Object.fromEntries(formulas.map((f) => [f.name, f.symbol_latex])) };
+  state.formulaForm = form;
+  const { asked, steps } = formulaFields(formulas);
+  $("formula-fields").replaceChildren(...asked.flatMap((f) => formulaInput(form, f)));
+  $("formula-step-fields").replaceChildren(...steps.flatMap((f) => formulaInput(form, f)));
+}
+
+function setupFormulaEvents(state) {
+  const select = $("formula-syntax");
+  select.replaceChildren(...SYNTAXES.map((s) => el("option", { value: s.value }, s.label)));
+  $("formula-part").addEventListener("input", (e) => {
+    const name = e.target.dataset && e.target.dataset.formula;
+    if (name && state.formulaForm) state.formulaForm.values[name] = e.target.value;
+  });
 }
 
 // --- the answer form: one grid per asked quantity -----------------------------------------
@@ -79,6 +175,7 @@ function cellInput(form, g, r, c) {
 
 // (Re)draw the form for this solution; cells typed for a problem of the same shape stay.
 export function drawAnswerForm(state) {
+  drawFormulaForm(state);
   const grids = answerGrids(state.result.quantities);
   const signature = gridsSignature(grids);
   const old = state.answerForm;
@@ -193,6 +290,7 @@ function showTolerance() {
 
 export function setupGrading(state) {
   setupFormEvents(state);
+  setupFormulaEvents(state);
   document.querySelectorAll("input[name=compare]").forEach((r) => {
     r.addEventListener("change", showTolerance);
   });

@@ -11,6 +11,7 @@ export function createState() {
     selected: null,     // a quantity key ("h1", "dW2", ...), highlighted on both sides
     losses: [],         // loss before the first step, then after each step
     wrongKey: null,     // the grader's first wrong quantity
+    formulaForm: null,  // Problem 1: {signature, values: {name: formula}, symbols}
     playing: null,      // the timer of Play
     capabilities: null, // the server's /api/capabilities answer
     generation: 0,      // bumped by Reset, edits and loads: a step answered later is dropped
