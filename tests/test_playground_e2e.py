@@ -625,6 +625,33 @@ def test_formulas_are_graded_and_read_back_typeset(page):
     assert page.locator("#net .node.wrong").count() == 0
 
 
+def test_the_downloaded_answer_carries_the_formulas(page, tmp_path):
+    page.click("#tab-grade")
+    page.fill("input[data-grid='forward.z'][data-r='0'][data-c='0']", "0")
+    page.fill("input[data-grid='forward.z'][data-r='0'][data-c='1']", "-3")
+    page.fill("input[data-grid='forward.z'][data-r='0'][data-c='2']", "1")
+    page.fill("#formula-db2", r"\hat{y} - y^{s}")
+    page.fill("#formula-dW2", "(yhat - ys) @ a1.T")
+    with page.expect_download() as download_info:
+        page.click("#download-answer")
+    path = tmp_path / "answer.toml"
+    download_info.value.save_as(path)
+    written = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert written == {"forward": {"z": [0, -3, 1]},
+                       "derivation": {"dW2": "(yhat - ys) @ a1.T", "db2": r"\hat{y} - y^{s}"}}
+    done = subprocess.run([sys.executable, "-m", "handgrad", "grade", "homework3", str(path),
+                           "-f", "json"], capture_output=True, text=True)
+    report = json.loads(done.stdout)
+    page.click("#grade")
+    page.wait_for_selector(".formula-verdict")
+    cli = {i["name"]: (i["status"], i["cause"] or "") for i in report["items"]
+           if i["section"] == "derivation"}
+    shown = {name: (status.removeprefix("status-"), cause)
+             for name, (status, cause, _) in _formula_verdicts(page).items()}
+    assert cli == shown and cli["dW2"] == ("wrong", "outer_order")
+    assert cli["db2"] == ("correct", "") and cli["db1"] == ("missing", "")
+
+
 def test_the_syntax_choice_and_the_steps_go_with_the_numbers(page, tmp_path):
     cli = _solve_cli(SEED, tmp_path)
     page.click("#tab-grade")

@@ -3,7 +3,7 @@ import test from "node:test";
 
 import { answer } from "./load.mjs";
 import {
-  caretLines, fieldsSignature, formulaFields, formulaItems, formulaRequest, formulaSummary,
+  caretLines, derivationToml, fieldsSignature, formulaFields, formulaItems, formulaRequest, formulaSummary,
   formulaVerdict,
 } from "../../src/handgrad/serve/static/formulas.mjs";
 import {
@@ -87,4 +87,12 @@ test("the caret stays under the character in a long formula", () => {
   assert.equal(text[caret.length - 1], "#");
   assert.ok(text.startsWith("…") && text.endsWith("…"));
   assert.ok(text.length <= 62);
+});
+
+test("the typed formulas as the answer file's [derivation] section", () => {
+  assert.equal(derivationToml({ dW2: "a_1 (\\hat{y} - y^{s})^\\top", db2: " ", db1: "dh1" }),
+    '[derivation]\ndW2 = "a_1 (\\\\hat{y} - y^{s})^\\\\top"\ndb1 = "dh1"\n');
+  assert.equal(derivationToml({ dz: "" }), "");
+  assert.equal(derivationToml({ db1: "dh1", dW1: "x @ dh1.T" }, ["dW1", "db1"]),
+    '[derivation]\ndW1 = "x @ dh1.T"\ndb1 = "dh1"\n');
 });

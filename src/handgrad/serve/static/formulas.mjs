@@ -40,6 +40,15 @@ export function formulaRequest(values, syntax = "auto") {
   return body;
 }
 
+// The typed formulas as the answer file's [derivation] section ("" when none is typed), in
+// the fields' order: TOML basic strings, which JSON's escapes are.
+export function derivationToml(values, order = Object.keys(values || {})) {
+  const lines = order
+    .filter((name) => typeof (values || {})[name] === "string" && values[name].trim() !== "")
+    .map((name) => `${name} = ${JSON.stringify(values[name])}`);
+  return lines.length ? `[derivation]\n${lines.join("\n")}\n` : "";
+}
+
 // Problem 1's items of a report, in the grader's (backward) order.
 export function formulaItems(report) {
   return (report.items || []).filter((i) => i.section === "derivation");

@@ -10,7 +10,7 @@ import {
 } from "./answers.mjs";
 import { $, el, katexInto } from "./dom.mjs";
 import {
-  SYNTAXES, fieldsSignature, formulaFields, formulaItems, formulaRequest, formulaSummary,
+  SYNTAXES, derivationToml, fieldsSignature, formulaFields, formulaItems, formulaRequest, formulaSummary,
   formulaVerdict,
 } from "./formulas.mjs";
 import { texValue } from "./format.mjs";
@@ -241,14 +241,18 @@ function setupFormEvents(state) {
 function downloadAnswer(state) {
   const form = state.answerForm;
   if (!form) return;
-  if (filledCells(form.grids, form.cells) === 0) {
+  const formulas = derivationToml(state.formulaForm ? state.formulaForm.values : {},
+    (state.result.formulas || []).map((f) => f.name));
+  if (filledCells(form.grids, form.cells) === 0 && !formulas) {
     formMessage(["The form is empty: fill in the values you computed, then download."]);
     return;
   }
-  const made = answerToml(form.grids, form.cells);
-  if (!made.text) { formMessage(made.problems); return; }
+  const made = filledCells(form.grids, form.cells) === 0 ? { text: "", problems: [] }
+    : answerToml(form.grids, form.cells);
+  if (made.text === null) { formMessage(made.problems); return; }
   formMessage([]);
-  const blob = new Blob([made.text], { type: "application/toml" });
+  const text = [made.text, formulas].filter((part) => part).join("\n");
+  const blob = new Blob([text], { type: "application/toml" });
   const link = el("a", { href: URL.createObjectURL(blob), download: "answer.toml" });
   document.body.append(link); link.click(); link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
