@@ -491,3 +491,296 @@ def test_values_are_float64_columns_in_the_course_convention() -> None:
     assert inst.env["W1"].shape == (d, n) and inst.env["b2"].shape == (q, 1)
     # h1 = W1ᵀx + b1, by hand
     assert np.allclose(inst.env["W1"].T @ inst.env["x"] + inst.env["b1"], inst.env["h1"])
+
+
+# ------------------------------------------------------------ review 16: what broke it
+
+
+def _problem(network: dict, loss: dict | None = None, data: dict | None = None) -> object:
+    return validate_problem({
+        "network": {"seed": 3, **network},
+        "data": data or {"x": [1, 2], "y": [1, 0, 0]},
+        "loss": loss or {},
+        "optimizer": {"learning_rate": 0.1},
+    }, "<review 16>")
+
+
+SIGMOID_SQUARED = load_problem("regression")  # tanh hidden, sigmoid output, squared error
+SOFTMAX_SQUARED = _problem({"layers": [2, 3, 3], "output": "softmax"},
+                           {"kind": "squared_error"})
+TANH_SUM = _problem({"layers": [3, 4, 2], "activation": "tanh"}, {"reduction": "sum"},
+                    {"x": [[1, 0, 2], [0, 1, -1], [2, -1, 1]], "label": [0, 1, 1]})
+SIGMOID_MEAN = _problem({"layers": [2, 3, 2], "activation": "sigmoid", "output": "identity"},
+                        {"kind": "squared_error"},
+                        {"x": [[0, 2], [1, 1], [2, 0]], "y": [[1, 0], [0, 1], [0.5, 0.5]]})
+LEAKY = _problem({"layers": [2, 3, 3], "activation": "leaky_relu", "leaky_slope": 0.1},
+                 {"label_smoothing": 0.3})
+OTHERS = _problem({"layers": [2, 3, 3]}, {"label_smoothing": 0.2, "smoothing": "others"})
+
+
+def test_a_later_step_using_an_earlier_one_of_the_wrong_shape_is_graded() -> None:
+    items = {item.name: item for item in grade_derivation(SEED, {
+        "dz": "yhat - ys", "dW2": "a1 @ dz.T", "db2": "dz", "da1": "W2 * dz.T",
+        "dh1": "da1 * (h1 > 0)", "dW1": "x @ dh1.T", "db1": "dh1"})}
+    assert items["da1"].cause == "wrong_shape" and "n × q" in items["da1"].explanation
+    assert items["dh1"].status == "wrong" and items["dh1"].cause == "wrong_shape"
+    assert items["dW1"].status == "wrong" and items["db1"].status == "wrong"
+    assert items["dW2"].status == "correct"
+    small = {item.name: item for item in grade_derivation(SEED, {"dh1": "W2", "dW1": "dh1"})}
+    assert small["dh1"].cause == "wrong_shape" and small["dW1"].status == "wrong"
+
+
+def test_one_student_with_a_wrong_shape_does_not_stop_the_class(tmp_path) -> None:
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "s1.toml").write_text(
+        '[derivation]\ndz = "yhat - ys"\nda1 = "W2 * dz.T"\ndh1 = "da1 * (h1 > 0)"\n'
+        'dW1 = "x @ dh1.T"\n', encoding="utf-8")
+    (answers / "s2.toml").write_text('[derivation]\ndW2 = "a1 @ dz.T"\n', encoding="utf-8")
+    result = run_cli("grade", "homework3", str(answers), "--csv", str(tmp_path / "g.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    sheet = (tmp_path / "g.csv").read_text(encoding="utf-8")
+    assert "s1" in sheet and "s2" in sheet
+
+
+@pytest.mark.parametrize("formula", ["dz \\", "\\", "a_1 \\"])
+def test_a_backslash_at_the_end_is_unreadable_with_its_position(formula: str) -> None:
+    with pytest.raises(FormulaError, match="backslash at the end") as caught:
+        read_formula(formula, "latex")
+    assert caught.value.position == len(formula) - 1
+    assert verdict(SEED, "dz", formula, syntax="latex").cause == "unreadable"
+
+
+def test_a_backslash_before_a_line_break_is_a_space() -> None:
+    assert formula_text(read_formula("\\hat{y} - y^s \\\n", "latex")) == "yhat - ys"
+    assert verdict(SEED, "dz", "\\hat{y} - y^s \\\n").status == "correct"
+
+
+def test_no_assert_guards_the_readers() -> None:
+    from pathlib import Path
+
+    import handgrad.grade.formula as module
+
+    assert "assert " not in Path(module.__file__).read_text(encoding="utf-8")
+
+
+DEEP9 = _problem({"layers": [3, 4, 4, 4, 4, 4, 4, 4, 4, 2]}, data={"x": [1, 2, 3], "y": [0, 1]})
+
+
+def test_a_derivation_deeper_than_8_layers_is_a_user_error(tmp_path) -> None:
+    from handgrad.errors import HandgradError
+
+    with pytest.raises(HandgradError, match="up to 8 weight layers"):
+        grade_derivation(DEEP9, {"dW1": "x @ dh1.T"})
+    # without formulas (a class whose other answers have some): all missing, no error
+    assert {item.status for item in grade_derivation(DEEP9, {})} == {"missing"}
+    (tmp_path / "p.toml").write_text(
+        '[network]\nlayers = [3, 4, 4, 4, 4, 4, 4, 4, 4, 2]\nseed = 1\n[data]\nx = [1, 2, 3]\n'
+        'y = [0, 1]\n[optimizer]\nlearning_rate = 0.1\n', encoding="utf-8")
+    (tmp_path / "a.toml").write_text('[derivation]\ndW1 = "x @ dh1.T"\n', encoding="utf-8")
+    result = run_cli("grade", str(tmp_path / "p.toml"), str(tmp_path / "a.toml"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "up to 8 weight layers" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_latex_entrywise_product_is_looser_than_juxtaposition() -> None:
+    mask_first = r"\mathbb{1}[h_2 > 0] \odot W_3^\top \frac{\partial L}{\partial z}"
+    assert formula_text(read_formula(mask_first, "latex")) == "(h2 > 0) * (W3.T @ dz)"
+    assert verdict(BATCH, "dh2", mask_first).status == "correct"
+    assert formula_text(read_formula(r"a \circ b \cdot c", "latex")) == "a * (b @ c)"
+    # NumPy-like keeps Python's precedence: * and @ equal, left to right
+    assert formula_text(read_formula("(h2 > 0) * W3.T @ dz", "numpy")) == \
+        "(h2 > 0) * W3.T @ dz"
+    item = verdict(BATCH, "dh2", "(h2 > 0) * W3.T @ dz")
+    assert item.status == "wrong"
+    assert "only when the sizes are equal" not in item.explanation
+
+
+def test_equal_size_instances_have_masks_that_vary_along_rows() -> None:
+    _, squares = make_instances(BATCH)
+    batches = [inst for inst in squares if inst.sizes["B"] > 1]
+    assert len(batches) >= 3
+    for inst in batches:
+        for name in ("h1", "h2"):
+            mask = inst.env[name] > 0
+            assert np.all(mask.any(axis=1) & ~mask.all(axis=1))
+
+
+@pytest.mark.parametrize(("name", "formula", "read"), [
+    ("dW1", r"x \, dh_1^T", "x @ dh1.T"),
+    ("dW1", r"x (dh_1)^\top", "x @ dh1.T"),
+    ("dh1", r"da_1 \odot \mathbb{1}[h_1 > 0]", "da1 * (h1 > 0)"),
+    ("dW2", r"a_1 \, d z^T", "a1 @ dz.T"),
+    ("db1", r"dh_1", "dh1"),
+    ("dW1", r"x \, \frac{dL}{dh_1}^T", "x @ dh1.T"),
+    ("db1", "dh1", "dh1"),
+])
+def test_d_before_a_quantity_is_its_gradient(name: str, formula: str, read: str) -> None:
+    item = verdict(SEED, name, formula)
+    assert (item.read, item.status) == (read, "correct")
+
+
+def test_dW_and_db_written_with_d_in_latex() -> None:
+    items = {i.name: i for i in grade_derivation(SEED, {"dW2": r"a_1\, dz^\top",
+                                                        "da1": r"W_2\, dz",
+                                                        "db1": r"db_1" if False else "dh1"})}
+    assert items["dW2"].status == "correct" and items["da1"].status == "correct"
+    node = read_formula(r"dW_1 + db_1", "latex")
+    assert formula_text(node) == "dW1 + db1"
+
+
+def test_otimes_is_the_outer_product() -> None:
+    item = verdict(SEED, "dW1", r"x \otimes \frac{\partial L}{\partial h_1}")
+    assert (item.read, item.status) == ("outer(x, dh1)", "correct")
+    assert verdict(SEED, "dW2", r"a_1 \otimes (\hat{y} - y^s)").status == "correct"
+
+
+def test_explanations_follow_the_problem() -> None:
+    sign = verdict(SIGMOID_SQUARED, "dz", "(y - yhat) * yhat * (1 - yhat)")
+    assert sign.cause == "dz_sign"
+    assert "yˢ" not in sign.explanation and "ŷ ⊙ (1 − ŷ)" in sign.explanation
+    # softmax + squared error: the Jacobian form is the expected one, with no note
+    jacobian = verdict(SOFTMAX_SQUARED, "dz", "(diag(yhat) - outer(yhat, yhat)) @ (yhat - y)")
+    assert (jacobian.status, jacobian.cause) == ("correct", None)
+    sigmoid = verdict(SIGMOID_SQUARED, "dz", "diag(yhat * (1 - yhat)) @ (yhat - y)")
+    assert (sigmoid.status, sigmoid.cause) == ("correct", None)
+    # a diag(...yhat...) that is not the Jacobian gives no note
+    assert verdict(SEED, "dW2", "a1 @ (diag(yhat) @ ones(q) - ys).T").cause is None
+    # the Jacobian written another way still gets it, under softmax + cross-entropy
+    kept = verdict(SEED, "dz", "(diag(yhat) - yhat @ yhat.T) @ dyhat")
+    assert kept.cause == "full_jacobian_unsimplified"
+    wrong_place = verdict(SIGMOID_MEAN, "dh1", "da1 * h1 * (1 - h1)")
+    assert wrong_place.cause == "mask_on_wrong_quantity"
+    assert "tanh" not in wrong_place.explanation and "1[h > 0]" not in wrong_place.explanation
+    assert "a ⊙ (1 − a)" in wrong_place.explanation
+    tanh = verdict(TANH_SUM, "dh1", "da1 * (1 - h1 ** 2)")
+    assert "1 − a²" in tanh.explanation and "1[h > 0]" not in tanh.explanation
+
+
+@pytest.mark.parametrize(("problem", "name", "formula"), [
+    (BATCH, "db3", "np.sum(dz, axis=1, keepdims=True)"),
+    (BATCH, "db3", "dz.sum(axis=1)"),
+    (BATCH, "db3", "dz.sum(axis=1, keepdims=True)"),
+    (BATCH, "db3", "np.sum(dz, axis=-1)"),
+    (BATCH, "db3", "dz @ np.ones((B, 1))"),
+    (BATCH, "db3", "dz @ ones(B, 1)"),
+    (SEED, "dW2", "a1.dot(dz.T)"),
+    (SEED, "da1", "W2.dot(dz)"),
+    (SEED, "dh1", "da1 * (h1 > 0).astype(float)"),
+    (SEED, "dh1", "da1 * (h1 > 0).astype(np.float64)"),
+    (SEED, "dh1", "np.where(h1 > 0, da1, 0)"),
+    (SEED, "dh1", "da1 * np.heaviside(h1, 0)"),
+    (SEED, "dh1", "da1 * (a1 != 0)"),
+    (SEED, "dW2", "a1 @ dz.T  # the outer product"),
+    (SEED, "dW2", "a1 @ dz.T;"),
+    (SEED, "dW2", r"a_1 (\hat{y} - y^s)^\mathsf{T}"),
+    (BATCH, "dz", r"\tfrac{1}{B}(\hat{y} - y^s)"),
+    (BATCH, "dz", r"\dfrac{\hat{y} - y^s}{B}"),
+    (TANH_SUM, "dh1", r"\frac{\partial L}{\partial a_1} \odot (1 - \tanh^2(h_1))"),
+    (TANH_SUM, "dh1", r"\frac{\partial L}{\partial a_1} \odot \operatorname{sech}^2(h_1)"),
+    (TANH_SUM, "dh1", "da1 / np.cosh(h1) ** 2"),
+    (SEED, "dh1", r"W_2 (\hat{y} - y^s) \odot 1_{h_1 > 0}"),
+    (SEED, "dh1", r"W_2 (\hat{y} - y^s) \odot H(h_1)"),
+    (SEED, "dW2", r"a_1 (\hat{y} - y^s)^\top."),
+    (SEED, "dW2", r"a_1 (\hat{y} - y^s)^\top,"),
+    (SEED, "dW2", r"a_1 (\hat{y} - y^s)^\top \in \mathbb{R}^{n \times q}"),
+])
+def test_common_correct_spellings_are_read(problem, name: str, formula: str) -> None:
+    item = verdict(problem, name, formula)
+    assert item.status == "correct", (item.cause, item.explanation)
+
+
+def test_the_new_spellings_read_back_from_latex() -> None:
+    for formula in ("where(h1 > 0, da1, 0)", "da1 * heaviside(h1, 0)", "da1 * (a1 != 0)",
+                    "da1 * sech(h1) ** 2", "da1 / cosh(h1) ** 2"):
+        node = read_formula(formula, "numpy")
+        assert formula_text(read_formula(formula_latex(node), "latex")) == formula_text(node)
+
+
+@pytest.mark.parametrize(("problem", "others", "name", "formula", "cause"), [
+    (SIGMOID_SQUARED, {}, "dz", "yhat - y", "missing_output_derivative"),
+    (TANH_SUM, {}, "dz", "(yhat - ys) / B", "extra_batch_mean"),
+    (TANH_SUM, {}, "dW1", "x @ dh1.T / B", "extra_batch_mean"),
+    (BATCH, {}, "dW3", "dz @ a2.T / B", "extra_batch_mean"),
+    (TANH_SUM, {}, "dh1", "da1 * (h1 > 0)", "wrong_activation_derivative"),
+    (SIGMOID_MEAN, {}, "dh1", "da1 * (h1 > 0)", "wrong_activation_derivative"),
+    (LEAKY, {}, "dh1", "da1 * (h1 > 0)", "wrong_activation_derivative"),
+    (OTHERS, {}, "dz", "yhat - (1 - eps) * y - eps / q", "wrong_smoothing"),
+    (SEED, {}, "dz", "2 * (yhat - ys)", "wrong_factor"),
+    (SIGMOID_MEAN, {}, "dyhat", "2 * (yhat - y) / B", "wrong_factor"),
+])
+def test_more_mistakes_are_named(problem, others, name: str, formula: str, cause: str) -> None:
+    from handgrad.grade.derivation import explain
+
+    item = verdict(problem, name, formula, others)
+    assert (item.status, item.cause) == ("wrong", cause), item.explanation
+    assert item.explanation.endswith(explain(cause, problem))
+    assert "none of the known mistakes" not in item.explanation
+
+
+def test_new_causes_have_words() -> None:
+    from handgrad.grade.records import DERIVATION_EXPLANATIONS
+
+    for cause in ("missing_output_derivative", "extra_batch_mean", "wrong_activation_derivative",
+                  "wrong_smoothing", "wrong_factor"):
+        assert DERIVATION_EXPLANATIONS[cause]
+
+
+def test_steps_after_one_that_fits_only_equal_sizes_are_carried_forward() -> None:
+    items = {item.name: item for item in grade_derivation(SEED, {
+        "da1": "W2.T @ dz", "dh1": "da1 * (h1 > 0)", "dW1": "x @ dh1.T"})}
+    assert (items["da1"].status, items["da1"].cause) == ("wrong", "layout")
+    assert items["dh1"].status == "carried_forward"
+    assert items["dW1"].status == "carried_forward"
+    # a later step that is wrong in terms of it too is not carried forward
+    assert verdict(SEED, "dh1", "da1", {"da1": "W2.T @ dz"}).status == "wrong"
+
+
+def test_markdown_escapes_an_unreadable_formula(tmp_path) -> None:
+    from handgrad.render.grade import render_grade_markdown
+
+    report = grade_document(SEED, {"derivation": {
+        "dW2": "a1 ` <img src=x onerror=alert(1)> ` @ dz.T",
+        "db2": "x\n```\n# heading\n```", "da1": "<b>hi</b> | x"}})
+    markdown = render_grade_markdown(report)
+    row = next(line for line in markdown.splitlines() if line.startswith("| `dW2`"))
+    assert "``a1 ` <img src=x onerror=alert(1)> ` @ dz.T``" in row
+    assert "\n# heading" not in markdown
+    # outside code spans and fenced blocks no HTML is left
+    outside, fence = [], ""
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```") and (not fence or stripped == fence):
+            fence = "" if fence else stripped
+            continue
+        if not fence:
+            outside.append(line)
+    text = "\n".join(outside).replace("`<b>hi</b> \\| x`", "").replace(
+        "``a1 ` <img src=x onerror=alert(1)> ` @ dz.T``", "")
+    assert "<b>" not in text and "<img" not in text
+
+
+def test_sum_keywords_are_explicit() -> None:
+    with pytest.raises(FormulaError, match="needs the values"):
+        read_formula("sum(axis=1)", "numpy")
+    with pytest.raises(FormulaError, match="no argument 'where'"):
+        read_formula("sum(dz, where=1)", "numpy")
+    assert formula_text(read_formula("mean(dz, axis=1, keepdims=True)", "numpy")) == \
+        "mean(dz, axis=1)"
+
+
+def test_an_empty_derivation_says_so(tmp_path) -> None:
+    from handgrad.grade.answers import AnswerError
+
+    for text in ("[derivation]\n", '[derivation]\ndz = ""\n'):
+        path = tmp_path / "answer.toml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(AnswerError, match=r"\[derivation\] section no formula"):
+            grade_file(SEED, path)
+
+
+def test_H_called_is_the_heaviside_step() -> None:
+    assert formula_text(read_formula(r"H(h_1)", "latex")) == "heaviside(h1, 0)"
+    assert verdict(SEED, "dh1", r"\frac{\partial L}{\partial a_1} \odot H(h_1)").status == \
+        "correct"

@@ -24,6 +24,9 @@ class AnswerError(ProblemError):
 NO_QUANTITIES = ("the answer gives no quantities: put them under [forward], [backward] and "
                  "[update] with the solver's names")
 DERIVATION = "derivation"  # Problem 1's formulas: {gradient name: formula}
+NO_FORMULAS = ("the answer gives no quantities, and its [derivation] section no formula (it is "
+               "empty, or every formula is blank): write Problem 1's gradients as formulas "
+               "(dW1 = \"x @ dh1.T\"), or the numbers under [forward], [backward] and [update]")
 BLANK_SHEET = ('every quantity is blank (""): fill in the values you computed, and leave blank '
                "only what you did not")
 
@@ -105,7 +108,8 @@ def validated(document: Mapping[str, Any], solution: Solution, source: str) -> G
     if problems:
         raise AnswerError(problems, source)
     if not answer and not formulas:
-        raise AnswerError([BLANK_SHEET if blank else NO_QUANTITIES], source)
+        empty = NO_FORMULAS if DERIVATION in document and not blank else NO_QUANTITIES
+        raise AnswerError([BLANK_SHEET if blank else empty], source)
     return GivenAnswer(answer, written, formulas)
 
 

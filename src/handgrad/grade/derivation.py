@@ -42,7 +42,7 @@ import numpy as np
 
 from handgrad.core import network, ops
 from handgrad.core.activations import OUTPUTS
-from handgrad.errors import did_you_mean
+from handgrad.errors import HandgradError, did_you_mean
 from handgrad.grade.formula import (
     EvaluationError,
     FormulaError,
@@ -67,6 +67,20 @@ BATCH_SIZES = (7, 12)
 CONVENTION = ("vectors are columns (x is d × 1); a batch puts one instance in each column "
               "(x is d × B, h1 = W1ᵀx + b1 is n × B)")
 NON_PROPAGATING = ("transposed", "outer_order", "missing_bias_gradient_sum")
+
+
+MAX_LAYERS = len(SIZE_POOL) - 1  # weight layers: each instance needs depth + 1 distinct sizes
+
+
+class DerivationTooDeep(HandgradError):
+    """A [derivation] for a network deeper than the formulas are graded for."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        super().__init__(
+            f"this network has {depth} weight layers: Problem 1's formulas ([derivation]) are "
+            f"graded for networks of up to {MAX_LAYERS} weight layers; remove the [derivation] "
+            "section to grade the numbers, or grade the formulas by hand")
 
 
 # ------------------------------------------------------------------------------ names
@@ -234,13 +248,25 @@ def make_instances(problem: Problem) -> tuple[list[Instance], list[Instance]]:
     rng = np.random.default_rng(SEED)
     depth = problem.architecture.depth
     batches = [1, *BATCH_SIZES] if problem.batched else [1, 1, 1]
-    if depth + 1 > len(SIZE_POOL):
-        raise ValueError(f"a derivation is graded up to {len(SIZE_POOL) - 1} weight layers")
+    if depth > MAX_LAYERS:
+        raise DerivationTooDeep(depth)
     distinct = [_instance(problem, _layers_plan(depth, rng), b, rng) for b in batches]
-    squares = [_instance(problem, (SQUARE,) * (depth + 1), 1, rng, square=True)]
-    if problem.batched:
-        squares.append(_instance(problem, (SQUARE,) * (depth + 1), SQUARE, rng, square=True))
+    # several: a claim made at equal sizes ("equals the gradient only when the sizes are
+    # equal") must hold on each, with ReLU masks that vary along each row of a batch
+    square_batches = [1, SQUARE, SQUARE, SQUARE] if problem.batched else [1, 1]
+    squares = [_instance(problem, (SQUARE,) * (depth + 1), b, rng, square=True)
+               for b in square_batches]
     return distinct, squares
+
+
+def _varies(h: np.ndarray, square: bool) -> bool:
+    """On a square batch, whether every unit's mask varies over the batch (h is B × n): a mask
+    constant along a row would let an entry-wise product with a square W pass for a matrix
+    product."""
+    if not square or h.shape[0] == 1:
+        return True
+    mask = h > 0
+    return bool(np.all(mask.any(axis=0) & ~mask.all(axis=0)))
 
 
 def _instance(problem: Problem, layers: tuple[int, ...], batch: int, rng: np.random.Generator,
@@ -262,7 +288,7 @@ def _instance(problem: Problem, layers: tuple[int, ...], batch: int, rng: np.ran
             a, _ = ops.activation_forward(h, arch.hidden)
             hs.append(h)
         if not masked or all((h > 0.05).any() and (h < -0.05).any() and
-                             np.abs(h).min() > 1e-3 for h in hs):
+                             np.abs(h).min() > 1e-3 and _varies(h, square) for h in hs):
             break
     q = layers[-1]
     if base.loss == "cross_entropy":
@@ -396,18 +422,30 @@ def local_mistakes(name: str, values: Mapping[str, np.ndarray], inst: Instance, 
     # cause is looked for on all of them
     mean = names.batched and names.mean
     s = _scale(inst)
+    summed = names.batched  # a 1/B too many: under a sum, or a second one under the mean
+    other = _other_smoothing(inst)
     if kind == "dyhat":
         out.append(("dz_sign", -right))
         if names.loss == "cross_entropy":
             out.append(("no_smoothing", -s * env["y"] / env["yhat"]))
+            if other is not None:
+                out.append(("wrong_smoothing", -s * other / env["yhat"]))
         if mean:
             out.append(("missing_batch_mean", right * inst.sizes["B"]))
+        if summed:
+            out.append(("extra_batch_mean", right / inst.sizes["B"]))
     elif kind == "dz":
         out.append(("dz_sign", -right))
         if names.fused:
             out.append(("no_smoothing", s * (env["yhat"] - env["y"])))
+            if other is not None:
+                out.append(("wrong_smoothing", s * (env["yhat"] - other)))
             if mean:
                 out.append(("missing_batch_mean", env["yhat"] - env["ys"]))
+        elif arch.output != "identity":
+            out.append(("missing_output_derivative", values["dyhat"]))
+        if summed:
+            out.append(("extra_batch_mean", right / inst.sizes["B"]))
     elif kind == "dh":
         da, h, a = values[f"da{layer}"], env[f"h{layer}"], env[f"a{layer}"]
         hidden = arch.hidden.name
@@ -426,6 +464,14 @@ def local_mistakes(name: str, values: Mapping[str, np.ndarray], inst: Instance, 
                 out.append(("mask_on_wrong_quantity", da * (1 - h ** 2)))  # 1 − h² for 1 − a²
             else:
                 out.append(("mask_on_wrong_quantity", da * h * (1 - h)))  # h(1 − h) for a(1 − a)
+        # another activation's derivative: the ReLU mask, tanh's, the sigmoid's
+        functions = inst.functions
+        others = {"relu": [da * (h > 0)],
+                  "tanh": [da * functions["tanh_prime"](h), da * (1 - a ** 2)],
+                  "sigmoid": [da * functions["sigmoid_prime"](h), da * a * (1 - a)]}
+        for other_name, wrongs in others.items():
+            if other_name != hidden:
+                out += [("wrong_activation_derivative", wrong) for wrong in wrongs]
     elif kind == "da":
         W = env[f"W{layer + 1}"]
         up = values[names.upstream(name) or ""]
@@ -435,6 +481,20 @@ def local_mistakes(name: str, values: Mapping[str, np.ndarray], inst: Instance, 
     elif kind == "db" and names.batched:
         out.append(("missing_bias_gradient_sum", values[names.upstream(name) or ""]))
     return out
+
+
+def _other_smoothing(inst: Instance) -> np.ndarray | None:
+    """The smoothed target by the other convention (columns), or None without smoothing."""
+    env = inst.env
+    eps = float(env["eps"])
+    if inst.arch.loss != "cross_entropy" or eps == 0:
+        return None
+    y, q = env["y"], inst.sizes["q"]
+    if q < 2:
+        return None
+    if "ys" in env and np.allclose(env["ys"], (1 - eps) * y + eps / q):
+        return (1 - eps) * y + eps * (1 - y) / (q - 1)
+    return (1 - eps) * y + eps / q
 
 
 def candidates(target: str, overrides: Mapping[str, np.ndarray], inst: Instance, names: Names
@@ -600,6 +660,88 @@ def _shape_rule(name: str, problem: Problem) -> str:
     return f"it must be {{shape}}, the shape of {like} ({columns})"
 
 
+# ------------------------------------------------------------------------- in words
+
+_DERIVATIVES = {  # the hidden activation's derivative, in the course's symbols
+    "relu": "the mask 1[h > 0]",
+    "leaky_relu": "LeakyReLU′(h) (1 where h > 0, α elsewhere)",
+    "tanh": "tanh′(h) = 1 − a² (a = tanh h)",
+    "sigmoid": "σ′(h) = a ⊙ (1 − a) (a = σ(h))",
+    "identity": "1",
+}
+
+
+def _dz_words(problem: Problem) -> tuple[str, str]:
+    """∂L/∂z and ∂L/∂ŷ for this problem's output and loss, in words."""
+    arch = problem.architecture
+    over_b = " / B" if problem.batched and arch.reduction == "mean" else ""
+    target = "yˢ" if problem.spec.loss.label_smoothing > 0 else "y"
+    if arch.loss == "cross_entropy":
+        dz = f"(ŷ − {target}){over_b}" if over_b else f"ŷ − {target}"
+        return dz, f"−{target}/(B ŷ)" if over_b else f"−{target}/ŷ"
+    dyhat = f"(ŷ − y){over_b}"
+    dz = {"identity": dyhat, "sigmoid": f"{dyhat} ⊙ ŷ ⊙ (1 − ŷ)",
+          "softmax": f"(diag(ŷ) − ŷŷᵀ){dyhat}"}.get(arch.output, f"J {dyhat}")
+    bare = "ŷ − y"
+    return (bare if dz == dyhat and not over_b else dz), (dyhat if over_b else bare)
+
+
+def explain(cause: str, problem: Problem) -> str:
+    """A cause in words for this problem: its activation, output, loss, layout, reduction and
+    smoothing (the fixed words of DERIVATION_EXPLANATIONS where nothing depends on them)."""
+    arch = problem.architecture
+    hidden = arch.hidden.name
+    derivative = _DERIVATIVES.get(hidden, "f′(h)")
+    dz, dyhat = _dz_words(problem)
+    smoothing = ("(1 − ε)y + ε/q" if problem.spec.loss.smoothing == "uniform"
+                 else "(1 − ε)y + ε(1 − y)/(q − 1)")
+    if cause == "dz_sign":
+        target = "yˢ" if problem.spec.loss.label_smoothing > 0 else "y"
+        if arch.loss == "cross_entropy":
+            negated = f"({target} − ŷ) / B" if dz.endswith("/ B") else f"{target} − ŷ"
+        else:
+            negated = "its negative"
+        return f"the sign is reversed: ∂L/∂z = {dz}, not {negated} (and ∂L/∂ŷ = {dyhat})"
+    if cause == "full_jacobian_unsimplified":
+        return DERIVATION_EXPLANATIONS[cause]
+    if cause == "missing_relu_mask":
+        if hidden == "relu":
+            return DERIVATION_EXPLANATIONS[cause]
+        return f"left out the activation's derivative: ∂L/∂h = ∂L/∂a ⊙ {derivative}, not ∂L/∂a"
+    if cause == "missing_activation_derivative":
+        return f"left out the activation's derivative: ∂L/∂h = ∂L/∂a ⊙ {derivative}, not ∂L/∂a"
+    if cause == "mask_on_wrong_quantity":
+        if hidden in ("relu", "leaky_relu"):
+            return ("applied the mask to the wrong quantity or in the wrong place: ∂L/∂h = "
+                    f"∂L/∂a ⊙ {derivative}, the mask of h (not a itself, and not inside the "
+                    "product with W)")
+        wrong = {"tanh": "1 − h²", "sigmoid": "h ⊙ (1 − h)"}.get(hidden, "f′(a)")
+        return (f"took the activation's derivative at the wrong quantity: ∂L/∂h = ∂L/∂a ⊙ "
+                f"{derivative}, not {wrong}")
+    if cause == "wrong_activation_derivative":
+        return (f"used the derivative of another activation: this network's hidden activation "
+                f"is {hidden}, so ∂L/∂h = ∂L/∂a ⊙ {derivative}")
+    if cause == "no_smoothing":
+        return f"used the one-hot y where the smoothed target yˢ = {smoothing} belongs"
+    if cause == "wrong_smoothing":
+        return (f"used the other label-smoothing convention: this problem's smoothed target is "
+                f"yˢ = {smoothing}")
+    if cause == "missing_output_derivative":
+        return (f"left out the output's derivative: with ŷ = {arch.output}(z) and "
+                f"{arch.loss.replace('_', ' ')}, ∂L/∂z = {dz}, not ∂L/∂ŷ = {dyhat}")
+    if cause == "extra_batch_mean":
+        if arch.reduction == "mean":
+            return (f"divided by B once more: the loss is the mean over the batch, and its 1/B "
+                    f"is already in ∂L/∂z = {dz}; the steps after it do not divide again")
+        return DERIVATION_EXPLANATIONS[cause]
+    if cause == "wrong_factor":
+        if arch.loss == "squared_error":
+            return (f"off by a constant factor: the loss is ½‖ŷ − y‖² per instance, so ∂L/∂ŷ = "
+                    f"{dyhat} (no 2); ∂L/∂z = {dz}")
+        return f"off by a constant factor: ∂L/∂z = {dz}"
+    return DERIVATION_EXPLANATIONS.get(cause, UNKNOWN_MISTAKE)
+
+
 # ------------------------------------------------------------------------------ grading
 
 
@@ -610,6 +752,8 @@ class _Student:
     values: dict[str, list[np.ndarray | None]] = field(default_factory=dict)  # distinct sizes
     squares: dict[str, list[np.ndarray | None]] = field(default_factory=dict)
     status: dict[str, Status] = field(default_factory=dict)
+    # carried forward from a step that fits only equal sizes (its values are the true ones)
+    square_only: set[str] = field(default_factory=set)
 
 
 class _Grading:
@@ -619,7 +763,9 @@ class _Grading:
         self.names = names_of(problem)
         self.read = {name: read_one(self.names, name, formulas[name], syntax)
                      for name in self.names.order if name in formulas}
-        self.instances, self.squares = make_instances(problem)
+        # the instances only when there is a formula to grade (an answer without one, in a
+        # class whose formulas are graded, is all missing, at any depth)
+        self.instances, self.squares = make_instances(problem) if self.read else ([], [])
         self.expected = expected_formulas(problem)
         self.student = _Student()
 
@@ -631,7 +777,15 @@ class _Grading:
                 if is_asked(name):
                     out.append(self._item(name, "missing"))
                 continue
-            out.append(self._judge(read))
+            try:
+                out.append(self._judge(read))
+            except Exception as error:  # never let one formula stop the grading of the rest
+                self.student.status[name] = "wrong"
+                self._record(name, None, None)
+                out.append(self._item(name, "wrong", read, None,
+                                      "this formula could not be graded (an error in the "
+                                      f"grader: {type(error).__name__}); grade it by hand",
+                                      ()))
         return out
 
     def _item(self, name: str, status: Status, read: ReadFormula | None = None,
@@ -690,19 +844,37 @@ class _Grading:
             values, owns = self._evaluate(read, self.instances, square=False)
         except EvaluationError as error:
             return self._square_only(read, error, inputs)
+        square_owns: list[dict[str, np.ndarray]] = []
         try:
-            square_values = self._evaluate(read, self.squares, square=True)[0]
+            square_values, square_owns = self._evaluate(read, self.squares, square=True)
         except EvaluationError:
             square_values = None
         self._record(name, values, square_values)
         truths = [inst.truth[name] for inst in self.instances]
         if all(close(v, t) for v, t in zip(values, truths, strict=True)):
+            square_only = [i for i in inputs if i in self.student.square_only or (
+                self.student.status.get(i) == "wrong" and
+                all(v is None for v in self.student.values.get(i, [None])) and
+                any(v is not None for v in self.student.squares.get(i, [None])))]
+            if square_only and square_values is not None and all(
+                    c is not None and close(v, c) for v, c in zip(square_values, [
+                        _chained(name, own, inst, self.names)
+                        for own, inst in zip(square_owns, self.squares, strict=True)],
+                        strict=True)):
+                # right from the true value, but the student's own step is wrong (it fits only
+                # equal sizes): right in terms of it, where it can be computed
+                self.student.status[name] = "carried_forward"
+                self.student.square_only.add(name)
+                return self._item(name, "carried_forward", read, None,
+                                  "right in terms of your own " + ", ".join(square_only) +
+                                  " (carried forward from a step that fits only equal sizes)",
+                                  inputs)
             self.student.status[name] = "correct"
-            if _keeps_jacobian(read.node):
+            if self.names.fused and self._keeps_jacobian(read.node, owns[0]):
                 return self._item(name, "correct", read, "full_jacobian_unsimplified",
-                                  DERIVATION_EXPLANATIONS["full_jacobian_unsimplified"], inputs)
+                                  explain("full_jacobian_unsimplified", self.problem), inputs)
             return self._item(name, "correct", read, inputs=inputs)
-        carried = [chain(name, own, inst, self.names)[name] if own else None
+        carried = [_chained(name, own, inst, self.names) if own else None
                    for own, inst in zip(owns, self.instances, strict=True)]
         own_wrong = any(self.student.status.get(i) != "correct" for i in inputs)
         if own_wrong and all(c is not None and close(v, c)
@@ -714,6 +886,24 @@ class _Grading:
         self.student.status[name] = "wrong"
         cause, explanation = self._diagnose(read, values, owns, self.instances)
         return self._item(name, "wrong", read, cause, explanation, inputs)
+
+    def _keeps_jacobian(self, node: Node, own: Mapping[str, np.ndarray]) -> bool:
+        """Whether a part of the formula is the softmax Jacobian diag(ŷ) − ŷŷᵀ as a matrix
+        (written any way), on the first instance (a single one)."""
+        inst = self.instances[0]
+        yhat = inst.env["yhat"]
+        jacobian = np.diagflat(yhat) - yhat @ yhat.T
+        env = self._environment(inst, own)
+        for child in node.walk():
+            if child.op in ("name", "num") or not {"yhat", "z"} & child.names():
+                continue
+            try:
+                value = evaluate(child, env, inst.symbols, inst.functions)
+            except (FormulaError, ValueError, KeyError):
+                continue
+            if value.shape == jacobian.shape and close(value, jacobian):
+                return True
+        return False
 
     def _record(self, name: str, values: list[np.ndarray] | None,
                 squares: list[np.ndarray] | None) -> None:
@@ -742,27 +932,35 @@ class _Grading:
             bases = [own if own_side else {} for own in owns]
             if own_side and not any(bases):
                 continue
-            references = [chain(name, base, inst, self.names)[name]
-                          for base, inst in zip(bases, instances, strict=True)]
+            chained = [_chained(name, base, inst, self.names)
+                       for base, inst in zip(bases, instances, strict=True)]
+            if any(r is None for r in chained):  # an own value whose shape cannot go on
+                continue
+            references = [r for r in chained if r is not None]
             if all(close(v.T, r) for v, r in zip(values, references, strict=True)) and \
                     any(v.shape != r.shape or not close(v, r)
                         for v, r in zip(values, references, strict=True)):
                 cause = ("outer_order" if split(name)[0] == "dW" and _outer_swapped(read.node)
                          else "transposed")
-                return cause, _joined(shape_note, DERIVATION_EXPLANATIONS[cause])
+                return cause, _joined(shape_note, explain(cause, self.problem))
             found = self._match(name, values, bases, instances, references)
+            if found is None and _scaled(values, references):
+                found = "wrong_factor"
             if found:
-                return found, _joined(shape_note, DERIVATION_EXPLANATIONS[found])
+                return found, _joined(shape_note, explain(found, self.problem))
         if shape_note:
             return "wrong_shape", shape_note
         return None, UNKNOWN_MISTAKE
 
     def _match(self, name: str, values: list[np.ndarray], bases: list[dict[str, np.ndarray]],
                instances: list[Instance], references: list[np.ndarray]) -> str | None:
-        per_instance = [
-            {key: (cause, value) for key, cause, value in candidates(name, base, inst,
-                                                                     self.names)}
-            for base, inst in zip(bases, instances, strict=True)]
+        try:
+            per_instance = [
+                {key: (cause, value) for key, cause, value in candidates(name, base, inst,
+                                                                         self.names)}
+                for base, inst in zip(bases, instances, strict=True)]
+        except (ValueError, KeyError):  # an own value whose shape cannot go on
+            return None
         for key, (cause, _) in per_instance[0].items():
             if not all(key in table for table in per_instance):
                 continue
@@ -801,23 +999,34 @@ class _Grading:
                           f"{where}; with equal sizes it is the mistake: {explanation}", inputs)
 
 
+def _scaled(values: list[np.ndarray], references: list[np.ndarray]) -> bool:
+    """Whether the values are c times the references, one constant c ≠ ±1 on every instance."""
+    first, ref = values[0], references[0]
+    if first.shape != ref.shape or not np.any(ref):
+        return False
+    factor = float(np.sum(first * ref) / np.sum(ref * ref))
+    if not np.isfinite(factor) or abs(factor) < 1e-6 or np.isclose(abs(factor), 1.0):
+        return False
+    return all(v.shape == r.shape and close(v, factor * r)
+               for v, r in zip(values, references, strict=True))
+
+
+def _chained(name: str, own: Mapping[str, np.ndarray], inst: Instance, names: Names
+             ) -> np.ndarray | None:
+    """`name` by the backward steps from the student's own values (None: an own value of a
+    shape that the next step cannot take)."""
+    try:
+        return chain(name, own, inst, names)[name]
+    except (ValueError, KeyError):
+        return None
+
+
 def _joined(first: str, second: str) -> str:
     return f"{first}; {second}" if first else second
 
 
 def _unreadable(error: FormulaError) -> str:
     return f"{DERIVATION_EXPLANATIONS['unreadable']}: {error.line}"
-
-
-def _keeps_jacobian(node: Node) -> bool:
-    """Whether a formula multiplies by the softmax (or sigmoid) Jacobian as a matrix."""
-    for child in node.walk():
-        if child.op == "call" and child.value == "diag" and "yhat" in child.names():
-            return True
-        if child.op == "call" and child.value == "outer" and all(
-                a.names() == {"yhat"} for a in child.args):
-            return True
-    return False
 
 
 def _outer_swapped(node: Node) -> bool:

@@ -141,6 +141,11 @@ FUNCTIONS: dict[str, Function] = {
     "diag": Function(1, 1, r"\operatorname{{diag}}({0})"),
     "transpose": Function(1, 1, r"({0})^{{\top}}"),
     "maximum": Function(2, 2, r"\max({0}, {1})"),
+    "where": Function(3, 3, r"\operatorname{{where}}({0}, {1}, {2})"),
+    "heaviside": Function(1, 2, r"\operatorname{{heaviside}}({0}, {1})"),
+    "sign": Function(1, 1, r"\operatorname{{sign}}({0})"),
+    "cosh": Function(1, 1, r"\cosh({0})"),
+    "sech": Function(1, 1, r"\operatorname{{sech}}({0})"),
 }
 # other spellings of the functions (NumPy's, and words a student uses)
 FUNCTION_ALIASES = {
@@ -148,7 +153,7 @@ FUNCTION_ALIASES = {
     "relu_deriv": "relu_prime", "dsigmoid": "sigmoid_prime", "sigma": "sigmoid",
     "dtanh": "tanh_prime", "fprime": "f_prime", "df": "f_prime", "identity": "eye",
     "ln": "log", "Softmax": "softmax", "ReLU": "relu", "Relu": "relu", "LeakyReLU": "leaky_relu",
-    "max": "maximum",
+    "max": "maximum", "H": "heaviside", "sgn": "sign",
 }
 MATMUL_FUNCTIONS = ("dot", "matmul")  # np.dot(a, b), np.matmul(a, b): a @ b
 MULTIPLY_FUNCTIONS = ("multiply",)
@@ -163,6 +168,7 @@ Resolve = Callable[[str], str]  # a name as written -> its canonical name (or as
 def detect_syntax(text: str) -> Syntax:
     """LaTeX when the formula has a backslash, a ^, a brace or a numbered subscript (a_1);
     NumPy-like otherwise."""
+    text = _uncommented(text) if "\\" not in text else text
     if any(c in text for c in "\\^{}") or re.search(r"[A-Za-z]_\d", text):
         return "latex"
     return "numpy"
@@ -179,7 +185,7 @@ def read_formula(text: str, syntax: Syntax | None = None,
     chosen = syntax or detect_syntax(text)
     if chosen not in SYNTAXES:
         raise FormulaError(f"unknown syntax {chosen!r}; use numpy or latex")
-    start = _right_hand_side(text)
+    start = _right_hand_side(_uncommented(text) if chosen == "numpy" else text)
     if not text[start:].strip():
         raise FormulaError("the formula is empty" if start == 0 else "nothing after '='",
                            text, len(text))
@@ -189,6 +195,11 @@ def read_formula(text: str, syntax: Syntax | None = None,
         raise FormulaError(f"more than {MAX_CHAIN} operations in a chain: a gradient's formula "
                            "has a few dozen", text, start)
     return node
+
+
+def _uncommented(text: str) -> str:
+    """A NumPy-like formula with its # comments blanked out (positions kept)."""
+    return re.sub(r"#[^\n]*", lambda match: " " * len(match.group()), text)
 
 
 def _right_hand_side(text: str) -> int:
@@ -300,6 +311,8 @@ class _Reader:
                 args[1].op == "num" and args[1].value in (0, 1)):
             raise self.error(f"{name}'s axis must be 0 (sum down each column) or 1 (along each "
                              "row)", args[1].pos)
+        if name == "heaviside" and len(args) == 1:  # H(h): the value at 0 never matters here
+            args = [*args, Node("num", value=0.0, pos=pos)]
         return Node("call", tuple(args), name, pos)
 
 
@@ -312,7 +325,7 @@ def _what(token: _Token) -> str:
 _NUMPY_TOKEN = re.compile(
     r"\s+|(?P<num>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
     r"|(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|>=|<=|==|[-+*/@(),.<>=\[\]])"
+    r"|(?P<op>\*\*|>=|<=|==|!=|[-+*/@(),.<>=\[\];#])"
 )
 _NUMPY_UNICODE = {"−": ("op", "-"), "⊙": ("op", "*"), "∘": ("op", "*"), "ᵀ": ("op", "ᵀ"),
                   "ŷ": ("id", "yhat"), "ε": ("id", "eps"), "ϵ": ("id", "eps"),
@@ -343,6 +356,16 @@ class _NumpyReader(_Reader):
                 raise self.error(f"{quoted(char)} is not part of the NumPy-like syntax"
                                  + (" (LaTeX needs a backslash command, or --syntax latex)"
                                     if char in "$&" else ""), i)
+            if match.group() == "#":  # a comment, to the end of its line
+                end = text.find("\n", i)
+                i = len(text) if end < 0 else end
+                continue
+            if match.group() == ";":
+                if text[i + 1:].strip() and not text[i + 1:].lstrip().startswith("#"):
+                    raise self.error("';' separates statements: give one formula per "
+                                     "quantity", i)
+                i += 1
+                continue
             if match.lastgroup:
                 tokens.append(_Token(match.lastgroup, match.group(), i))
             i = match.end()
@@ -352,7 +375,7 @@ class _NumpyReader(_Reader):
     def comparison(self) -> Node:
         self.deeper(self.peek().pos)
         left = self.additive()
-        if self.at(">", ">=", "<", "<="):
+        if self.at(">", ">=", "<", "<=", "!="):
             token = self.take()
             left = Node("cmp", (left, self.additive()), token.text, token.pos)
         if self.at("==", "="):
@@ -412,8 +435,12 @@ class _NumpyReader(_Reader):
                 if name.kind == "id" and name.text == "T":
                     self.take()
                     node = Node("T", (node,), pos=dot.pos)
+                elif name.kind == "id" and name.text in _METHODS and self.peek(1).text == "(":
+                    self.take()
+                    node = self.method(node, name.text, dot.pos)
                 else:
-                    raise self.error("only .T (the transpose) may follow a value", dot.pos)
+                    raise self.error("only .T (the transpose) and the methods "
+                                     f"{', '.join(_METHODS)} may follow a value", dot.pos)
             elif self.at("["):
                 raise self.error("indexing is not part of a formula; write whole vectors and "
                                  "matrices", self.peek().pos)
@@ -447,22 +474,100 @@ class _NumpyReader(_Reader):
             return Node("name", value=self.resolve(name), pos=token.pos)
         raise self.error(f"expected a value, found {_what(token)}", token.pos)
 
-    def arguments(self, name: str, pos: int) -> Node:
+    def arguments(self, name: str, pos: int, first: Node | None = None) -> Node:
+        """name(args), keywords included (axis=, keepdims= of sum and mean); `first`: the
+        value a method is called on (dz.sum(axis=1))."""
         name = FUNCTION_ALIASES.get(name, name)
         self.expect("(")
-        args: list[Node] = []
+        args: list[Node] = [] if first is None else [first]
+        axis: Node | None = None
         while not self.at(")"):
             if self.peek().kind == "id" and self.peek(1).text == "=":
                 keyword = self.take()
                 self.take()
-                if keyword.text != "axis" or name not in AXIS_FUNCTIONS:
+                if name not in AXIS_FUNCTIONS or keyword.text not in ("axis", "keepdims"):
                     raise self.error(f"{name}() takes no argument '{keyword.text}'", keyword.pos)
-            args.append(self.comparison())
+                if keyword.text == "keepdims":  # a column stays a column either way
+                    flag = self.take()
+                    if flag.text not in ("True", "False", "1", "0"):
+                        raise self.error("keepdims is True or False", flag.pos)
+                else:
+                    axis = self.axis(self.comparison())
+            elif name in SIZE_FUNCTIONS and self.at("(") and not args:
+                args += self.size_tuple()
+            else:
+                args.append(self.comparison())
             if not self.at(","):
                 break
             self.take()
         self.expect(")", f" to close {name}(")
+        if name in AXIS_FUNCTIONS and len(args) == 2:
+            axis = self.axis(args.pop())
+        if name in AXIS_FUNCTIONS and not args:
+            raise self.error(f"{name}() needs the values to add up: {name}(dz, axis=1)", pos)
+        if axis is not None:
+            args.append(axis)
+        if name == "ones" and len(args) == 2:
+            return self.ones_matrix(args, pos)
         return self.call(name, args, pos)
+
+    def axis(self, node: Node) -> Node:
+        """An axis: 0 (down each column), 1 (along each row); -1 and -2 as NumPy counts."""
+        if node.op == "neg" and node.args[0].op == "num":
+            node = Node("num", value=-node.args[0].value, pos=node.pos)
+        if node.op != "num" or node.value not in (0, 1, -1, -2):
+            raise self.error("the axis must be 0 (sum down each column) or 1 (along each row)",
+                             node.pos)
+        return Node("num", value=float(node.value % 2), pos=node.pos)
+
+    def size_tuple(self) -> list[Node]:
+        """ones((B, 1)): the shape as a tuple."""
+        self.expect("(")
+        sizes = [self.comparison()]
+        while self.at(","):
+            self.take()
+            if not self.at(")"):
+                sizes.append(self.comparison())
+        self.expect(")", " to close the shape")
+        if len(sizes) > 2:
+            raise self.error("a shape has at most 2 sizes", sizes[-1].pos)
+        return sizes
+
+    def ones_matrix(self, args: list[Node], pos: int) -> Node:
+        """ones(k, 1) is the column ones(k); ones(1, k) the row; ones(m, k) ones(m) ones(k)ᵀ."""
+        rows, columns = args
+        if columns.op == "num" and columns.value == 1:
+            return self.call("ones", [rows], pos)
+        if rows.op == "num" and rows.value == 1:
+            return Node("T", (self.call("ones", [columns], pos),), pos=pos)
+        return self.call("outer", [self.call("ones", [rows], pos),
+                                   self.call("ones", [columns], pos)], pos)
+
+    def method(self, node: Node, name: str, pos: int) -> Node:
+        """value.sum(axis=1), value.dot(other), value.astype(float), value.transpose()."""
+        if name in ("sum", "mean"):
+            return self.arguments(name, pos, first=node)
+        if name == "dot":
+            self.expect("(")
+            other = self.comparison()
+            self.expect(")", " to close dot(")
+            return Node("matmul", (node, other), pos=pos)
+        self.expect("(")
+        if name == "astype":  # the mask as numbers: (h1 > 0).astype(float) is the mask
+            parts: list[str] = []
+            while not self.at(")") and self.peek().kind != "end" and len(parts) < 4:
+                parts.append(self.take().text)
+            if "".join(parts).removeprefix("np.").removeprefix("numpy.") not in _DTYPES:
+                raise self.error(f"astype takes a number type ({', '.join(_DTYPES[:3])})",
+                                 pos)
+            self.expect(")", " to close astype(")
+            return node
+        self.expect(")", f" to close {name}(")
+        return Node("T", (node,), pos=pos)  # transpose()
+
+
+_METHODS = ("sum", "mean", "dot", "astype", "transpose")
+_DTYPES = ("float", "int", "float64", "float32", "int64", "int32", "double")
 
 
 # ---------------------------------------------------------------------------------- LaTeX
@@ -482,20 +587,43 @@ _TRANSPOSES = {"\\top", "T", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\text
                "\\tau"}
 _PRIMES = {"'", "\\prime"}
 _COMPARE = {">": ">", "<": "<", "\\gt": ">", "\\lt": "<", "\\geq": ">=", "\\ge": ">=",
-            "\\geqslant": ">=", "\\leq": "<=", "\\le": "<=", "\\leqslant": "<="}
+            "\\geqslant": ">=", "\\leq": "<=", "\\le": "<=", "\\leqslant": "<=", "\\neq": "!=",
+            "\\ne": "!="}
 _PRODUCTS = {"\\cdot": "matmul", "\\times": "matmul", "\\odot": "mul", "\\circ": "mul",
-             "*": "mul", "/": "div", "\\otimes": "mul"}
+             "*": "mul", "/": "div", "\\otimes": "outer"}
 _COMMAND_FUNCTIONS = {"\\exp": "exp", "\\log": "log", "\\ln": "log", "\\tanh": "tanh",
-                      "\\sigma": "sigmoid", "\\max": "maximum"}
+                      "\\sigma": "sigmoid", "\\max": "maximum", "\\cosh": "cosh",
+                      "\\sech": "sech", "\\operatorname{sgn}": "sign"}
 _LATEX_UNICODE = {"−": "-", "⊙": "\\odot", "∘": "\\circ", "·": "\\cdot", "×": "\\times",
                   "ᵀ": "ᵀ", "ŷ": "ŷ", "ε": "\\epsilon", "ϵ": "\\epsilon", "∂": "\\partial",
                   "δ": "\\delta", "≥": "\\geq", "≤": "\\leq", "σ": "\\sigma", "′": "'"}
 _CLOSE = {"(": ")", "[": "]", "\\{": "\\}", "{": "}"}
+_COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.DOTALL)
+_DIGITS = re.compile(r"\d*")
+_LATEX_NUMBER = re.compile(r"\d*\.?\d+|\d+")
+_FRACTIONS = {"\\tfrac": "\\frac", "\\dfrac": "\\frac", "\\cfrac": "\\frac"}
 
 
 def _unwrapped(text: str) -> str:
     """\\mathbf{y} → y: a bold or arrowed letter inside \\hat{...}."""
     return re.sub(r"\\(mathbf|boldsymbol|bm|vec|mathit|pmb)\{?([A-Za-z])\}?", r"\2", text)
+
+
+def _trimmed(tokens: list[_Token], end: int) -> list[_Token]:
+    """The tokens of the formula itself: a trailing `\\in \\mathbb{R}^{n \\times q}` (its
+    shape) and a sentence's closing '.', ',' or ';' are left out."""
+    depth = 0
+    for k, token in enumerate(tokens):
+        if token.kind == "op" and token.text in "([{":
+            depth += 1
+        elif token.kind == "op" and token.text in ")]}":
+            depth -= 1
+        elif token.kind == "cmd" and token.text == "\\in" and depth == 0 and k > 0:
+            tokens = tokens[:k]
+            break
+    while tokens and tokens[-1].kind == "op" and tokens[-1].text in (".", ",", ";"):
+        tokens = tokens[:-1]
+    return [*tokens, _Token("end", "", end)]
 
 
 class _LatexReader(_Reader):
@@ -519,10 +647,15 @@ class _LatexReader(_Reader):
                 i += 1
                 continue
             if char == "\\":
-                match = re.compile(r"\\([A-Za-z]+|.)").match(text, i)
-                assert match is not None
+                match = _COMMAND.match(text, i)
+                if match is None:
+                    raise self.error("a backslash at the end of the formula cannot be read: "
+                                     "a command follows it (\\top, \\odot, ...)", i)
                 word = match.group()
                 i = match.end()
+                if word[1:].isspace():  # a backslash before a space or a line break: a space
+                    continue
+                word = _FRACTIONS.get(word, word)
                 if word == "\\\\":
                     raise self.error("a line break '\\\\' is not read: give one formula per "
                                      "quantity", match.start())
@@ -534,8 +667,9 @@ class _LatexReader(_Reader):
                 while j < len(text) and text[j].isascii() and text[j].isalpha():
                     j += 1
                 run = text[i:j]
-                digits = re.compile(r"\d*").match(text, j)
-                assert digits is not None
+                digits = _DIGITS.match(text, j)
+                if digits is None:  # \d* always matches; never asserted (python -O)
+                    raise self.error("cannot be read", j)
                 if run in _LATEX_WORDS:
                     tokens.append(_Token("word", run, i))
                 elif run in _LATEX_NAMES or (len(run) <= 3 and digits.group()):
@@ -547,8 +681,9 @@ class _LatexReader(_Reader):
                 i = j
                 continue
             if char.isdigit() or (char == "." and text[i + 1:i + 2].isdigit()):
-                match = re.compile(r"\d*\.?\d+|\d+").match(text, i)
-                assert match is not None
+                match = _LATEX_NUMBER.match(text, i)
+                if match is None:
+                    raise self.error(f"{quoted(char)} cannot be read as a number", i)
                 tokens.append(_Token("num", match.group(), i))
                 i = match.end()
                 continue
@@ -561,13 +696,12 @@ class _LatexReader(_Reader):
                 tokens += [_Token("op", "^", i), _Token("letter", "s", i)]
                 i += 1
                 continue
-            if char in "{}()[]^_+-*/=<>,'|":
+            if char in "{}()[]^_+-*/=<>,'|.;":
                 tokens.append(_Token("op", char, i))
                 i += 1
                 continue
             raise self.error(f"{quoted(char)} is not part of the LaTeX this grader reads", i)
-        tokens.append(_Token("end", "", len(text)))
-        return tokens
+        return _trimmed(tokens, len(text))
 
     def at(self, *texts: str) -> bool:
         token = self.peek()
@@ -601,12 +735,29 @@ class _LatexReader(_Reader):
         return token.kind == "op" and token.text in ("(", "[", "{")
 
     def product(self) -> Node:
+        """Entry-wise products (⊙, ∘, *), looser than the matrix product: in math notation
+        `\\mathbb{1}[h > 0] \\odot W z` is 1[h > 0] ⊙ (W z)."""
+        node = self.matrix_product()
+        while True:
+            token = self.peek()
+            if token.kind in ("op", "cmd") and _PRODUCTS.get(token.text) == "mul":
+                self.take()
+                node = Node("mul", (node, self.matrix_product()), pos=token.pos)
+            else:
+                return node
+
+    def matrix_product(self) -> Node:
+        """Juxtaposition, \\cdot, \\times, / and \\otimes (the outer product u vᵀ), left to
+        right."""
         node = self.signed()
         while True:
             token = self.peek()
-            if token.kind in ("op", "cmd") and token.text in _PRODUCTS:
+            kind = _PRODUCTS.get(token.text) if token.kind in ("op", "cmd") else None
+            if kind in ("matmul", "div", "outer"):
                 self.take()
-                node = Node(_PRODUCTS[token.text], (node, self.signed()), pos=token.pos)
+                right = self.signed()
+                node = (self.call("outer", [node, right], token.pos) if kind == "outer"
+                        else Node(kind, (node, right), pos=token.pos))
             elif self.starts_factor():
                 node = Node("matmul", (node, self.signed()), pos=token.pos)
             else:
@@ -629,6 +780,8 @@ class _LatexReader(_Reader):
             elif self.at("^"):
                 caret = self.take()
                 group, pos = self.group_text()
+                if group in _TEXT and self.at("{"):  # ^\mathsf{T}: the command's group follows
+                    group += "{" + self.group_text()[0] + "}"
                 if group in _TRANSPOSES:
                     node = Node("T", (node,), pos=caret.pos)
                 elif re.fullmatch(r"[-+]?\d+(\.\d+)?", group):
@@ -680,6 +833,8 @@ class _LatexReader(_Reader):
             self.take()
             if token.text == "1" and self.at("[", "\\{"):
                 return self.indicator(token.pos)
+            if token.text == "1" and self.at("_"):  # 1_{h_1 > 0}, 1_B
+                return self.one(token.pos)
             return self.number(token)
         if token.kind == "op" and token.text in ("(", "[", "{"):
             self.take()
@@ -761,6 +916,9 @@ class _LatexReader(_Reader):
             node = self.comparison()
             self.expect("\\}", " to close the '\\{'")
             return node
+        if command in ("\\begin", "\\end"):
+            raise self.error("an environment (\\begin{...}) is not read: give the formula alone, "
+                             "or between $ and $", token.pos)
         if command in ("\\sum", "\\prod", "\\nabla", "\\partial", "\\int"):
             raise self.error(f"{command} is not read: write a gradient as \\frac{{\\partial "
                              "L}{\\partial W_1}, a sum over a batch as a product with "
@@ -776,7 +934,31 @@ class _LatexReader(_Reader):
         if (letter == "f" and self.at("'", "(")) or (letter == "f" and self.at("^") and \
                 self.peek(1).text in ("\\prime", "{")):
             return self.function("f", token.pos)
+        if letter == "H" and self.at("("):  # H(h_1): the Heaviside step, 1 where h > 0
+            return self.function("heaviside", token.pos)
+        if letter == "d":
+            gradient = self.gradient_name(token.pos)
+            if gradient is not None:
+                return gradient
         return self.decorated(letter, token.pos)
+
+    def gradient_name(self, pos: int) -> Node | None:
+        """dh_1, dW_1, d z, d\\hat{y}: a d before a quantity that has a gradient is that
+        gradient's name (as dz is), not the size d times it."""
+        following = self.peek()
+        if not ((following.kind in ("letter", "name") and following.text[:1] in "zhaWbyY") or
+                (following.kind == "cmd" and following.text in ("\\hat", "\\widehat"))):
+            return None
+        save = self.i
+        try:
+            inner = self.atom()
+        except FormulaError:
+            inner = None
+        if inner is None or inner.op != "name" or not re.fullmatch(
+                r"z|yhat|[haWb]\d+", str(inner.value)):
+            self.i = save
+            return None
+        return Node("name", value=self.resolve("d" + inner.value), pos=pos)
 
     def decorated(self, base: str, pos: int) -> Node:
         """A name with its subscript and name-like superscripts: h_1, W^{(2)}, y^s, y_{s}."""
@@ -854,7 +1036,7 @@ class _LatexReader(_Reader):
         return node
 
     def fraction(self, pos: int) -> Node:
-        if self.at("{") and self.peek(1).text == "\\partial":
+        if self.at("{") and (self.peek(1).text == "\\partial" or self.upright_gradient()):
             return self.partial(pos)
         self.deeper(pos)
         top = self.braced("\\frac's numerator")
@@ -865,7 +1047,8 @@ class _LatexReader(_Reader):
     def partial(self, pos: int) -> Node:
         """\\frac{\\partial L}{\\partial W_1}: the gradient's name, dW1."""
         self.expect("{")
-        self.expect("\\partial")
+        upright = self.peek().kind == "letter" and self.peek().text == "d"  # \frac{dL}{dh_1}
+        self.take() if upright else self.expect("\\partial")
         loss: list[str] = []
         while not self.at("}") and self.peek().kind != "end" and len(loss) < 8:
             loss.append(self.take().text)
@@ -873,12 +1056,31 @@ class _LatexReader(_Reader):
             raise self.error(f"∂{''.join(loss)}: the numerator is the loss, ∂L", pos)
         self.expect("}")
         self.expect("{", " for the denominator ∂x")
-        self.expect("\\partial", " in the denominator")
+        if upright and self.peek().kind == "letter" and self.peek().text == "d":
+            self.take()
+        else:
+            self.expect("\\partial", " in the denominator")
         inner = self.atom()
         self.expect("}", " to close the denominator")
         if inner.op != "name":
             raise self.error("the denominator of a gradient is one quantity: ∂W_1, ∂z", pos)
         return Node("name", value=self.resolve("d" + inner.value), pos=pos)
+
+    def upright_gradient(self) -> bool:
+        """Whether a fraction is \\frac{dL}{d...}: a gradient written with upright d's."""
+        if not (self.peek(1).kind == "letter" and self.peek(1).text == "d"):
+            return False
+        loss: list[str] = []
+        k = 2
+        while self.peek(k).kind != "end" and not self.at_offset(k, "}") and len(loss) < 8:
+            loss.append(self.peek(k).text)
+            k += 1
+        return "".join(loss) in {w.replace(" ", "") for w in _LOSS_WORDS} and \
+            self.peek(k + 1).text == "{" and self.peek(k + 2).text == "d"
+
+    def at_offset(self, ahead: int, text: str) -> bool:
+        token = self.peek(ahead)
+        return token.kind in ("op", "cmd") and token.text == text
 
     def function(self, name: str, pos: int) -> Node:
         """A function and its argument: f(x), f'(x), \\exp z, \\operatorname{sum}_{1}(x)."""
@@ -892,6 +1094,14 @@ class _LatexReader(_Reader):
             if name not in DERIVATIVE_OF:
                 raise self.error(f"the derivative of {name} is not read", pos)
             name = DERIVATIVE_OF[name]
+        power: float | None = None
+        if self.at("^") and re.fullmatch(r"\d", self.peek(1).text if self.peek(1).kind == "num"
+                                         else self.peek(2).text if self.peek(1).text == "{"
+                                         else ""):
+            caret = self.take()
+            exponent, _ = self.group_text()  # \tanh^2(h): the square of tanh(h)
+            power = float(exponent)
+            power_pos = caret.pos
         axis: Node | None = None
         if name in AXIS_FUNCTIONS and self.at("_"):
             self.take()
@@ -914,9 +1124,10 @@ class _LatexReader(_Reader):
             self.depth -= 1
         if axis is not None:
             args.append(axis)
-        if name in MATMUL_FUNCTIONS:
-            return self.call(name, args, pos)
-        return self.call(name, args, pos)
+        called = self.call(name, args, pos)
+        if power is not None:
+            return self.exponent(called, power, power_pos)
+        return called
 
 
 # ------------------------------------------------------------------------- showing back
@@ -940,6 +1151,8 @@ def name_latex(name: str) -> str:
 
 _PRECEDENCE = {"cmp": 6, "add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "neg": 3,
                "pow": 4, "T": 5, "num": 6, "name": 6, "call": 6}
+# LaTeX: the matrix product (juxtaposition) binds tighter than ⊙; a \frac is a block
+_LATEX_PRECEDENCE = {**_PRECEDENCE, "matmul": 3, "div": 6}
 _TEXT_OPS = {"add": " + ", "sub": " - ", "mul": " * ", "div": " / ", "matmul": " @ "}
 
 
@@ -986,9 +1199,9 @@ def formula_latex(node: Node) -> str:
 
     def wrap(child: Node, level: int, right: bool = False) -> str:
         text = formula_latex(child)
-        inner = _PRECEDENCE[child.op]
-        if child.op == "div":
-            inner = 6  # a \frac is a block
+        inner = _LATEX_PRECEDENCE[child.op]
+        if child.op == "call" and child.value == "outer":
+            inner = 3  # u\,v^⊤ is a chain of products
         if child.op == "num" and child.value < 0:
             inner = 3
         if child.op == "name" and str(child.value).startswith("d") and level >= 4:
@@ -1004,7 +1217,7 @@ def formula_latex(node: Node) -> str:
     if op == "call":
         name = node.value
         if name == "outer":
-            return rf"{wrap(args[0], 2)}\,{wrap(args[1], 5)}^{{\top}}"
+            return rf"{wrap(args[0], 3)}\,{wrap(args[1], 5)}^{{\top}}"
         if name in SIZE_FUNCTIONS:
             return FUNCTIONS[name].latex.format(formula_latex(args[0]))
         if name in AXIS_FUNCTIONS and len(args) == 2:
@@ -1020,17 +1233,17 @@ def formula_latex(node: Node) -> str:
     if op == "mul":
         return wrap(args[0], 2) + r" \odot " + wrap(args[1], 2, right=True)
     if op == "matmul":
-        return wrap(args[0], 2) + r"\," + wrap(args[1], 2, right=True)
+        return wrap(args[0], 3) + r"\," + wrap(args[1], 3, right=True)
     if op == "div":
         return rf"\frac{{{formula_latex(args[0])}}}{{{formula_latex(args[1])}}}"
     if op == "neg":
-        return "-" + wrap(args[0], 3)
+        return "-" + wrap(args[0], 4)  # in LaTeX the sign binds tighter than a product
     if op == "T":
         return wrap(args[0], 5) + r"^{\top}"
     if op == "pow":
         return wrap(args[0], 5) + f"^{{{_number_text(node.value)}}}"
     if op == "cmp":
-        symbol = {">": ">", "<": "<", ">=": r"\geq", "<=": r"\leq"}[node.value]
+        symbol = {">": ">", "<": "<", ">=": r"\geq", "<=": r"\leq", "!=": r"\neq"}[node.value]
         return rf"\mathbb{{1}}\left[{formula_latex(args[0])} {symbol} " \
                rf"{formula_latex(args[1])}\right]"
     raise ValueError(f"unknown node {op}")
@@ -1112,7 +1325,7 @@ class _Evaluator:
                 raise self.fail(f"cannot compare {self.words(left)} with {self.words(right)}",
                                 node) from None
             compare = {">": np.greater, ">=": np.greater_equal, "<": np.less,
-                       "<=": np.less_equal}[node.value]
+                       "<=": np.less_equal, "!=": np.not_equal}[node.value]
             return compare(left, right).astype(float)
         if op == "call":
             return self.call(node)
@@ -1179,6 +1392,25 @@ class _Evaluator:
                 raise self.fail("softmax takes a vector (or a batch of them)", node)
             shifted = np.exp(first - first.max(axis=0, keepdims=True))
             return shifted / shifted.sum(axis=0, keepdims=True)
+        if name == "where":
+            condition, yes, no = values
+            try:
+                return np.asarray(np.where(condition != 0, yes, no), float)
+            except ValueError:
+                raise self.fail(f"where() cannot match {self.words(condition)}, "
+                                f"{self.words(yes)} and {self.words(no)}", node) from None
+        if name == "heaviside":
+            try:
+                return np.heaviside(first, values[1])
+            except ValueError:
+                raise self.fail(f"heaviside() takes a number at 0, got "
+                                f"{self.words(values[1])}", node) from None
+        if name == "sign":
+            return np.sign(first)
+        if name == "cosh":
+            return np.cosh(np.clip(first, -700.0, 700.0))
+        if name == "sech":
+            return 1 / np.cosh(np.clip(first, -700.0, 700.0))
         if name == "log":
             return np.log(first)
         if name == "exp":

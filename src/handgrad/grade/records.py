@@ -47,12 +47,22 @@ DERIVATION_EXPLANATIONS = {
     "missing_activation_derivative": "left out the activation's derivative: "
     "∂L/∂h = ∂L/∂a ⊙ f′(h), not ∂L/∂a",
     "mask_on_wrong_quantity": "applied the activation's derivative to the wrong quantity or in "
-    "the wrong place: ∂L/∂h = (W ∂L/∂z) ⊙ f′(h), the mask 1[h > 0] (not a itself, and not "
-    "inside the product with W); for tanh 1 − a², not 1 − h²",
+    "the wrong place: ∂L/∂h = ∂L/∂a ⊙ f′(h), f′ taken at h (not a itself, and not inside the "
+    "product with W)",
     "no_smoothing": "used the one-hot y where the smoothed target yˢ belongs",
-    "dz_sign": "the sign is reversed: ∂L/∂z = ŷ − yˢ, not yˢ − ŷ (and ∂L/∂ŷ = −yˢ/ŷ)",
+    "dz_sign": "the sign is reversed: the gradient of the loss is the negative of this one "
+    "(ŷ − y, not y − ŷ)",
     "full_jacobian_unsimplified": "correct, but not simplified: the softmax Jacobian "
     "diag(ŷ) − ŷŷᵀ applied to −yˢ/ŷ collapses to ŷ − yˢ, because Σᵢ yˢᵢ = 1",
+    "missing_output_derivative": "left out the output's derivative: ∂L/∂z = J ∂L/∂ŷ with the "
+    "output's Jacobian J, not ∂L/∂ŷ",
+    "extra_batch_mean": "divided by B, but the loss is the sum over the batch (L = Σᵦ Lᵦ): "
+    "no 1/B",
+    "wrong_activation_derivative": "used the derivative of another activation than the "
+    "problem's hidden one",
+    "wrong_smoothing": "used the other label-smoothing convention (ε/q to every class, or "
+    "ε/(q − 1) to each wrong class)",
+    "wrong_factor": "off by a constant factor (a 2 from the square, or a stray constant)",
     "missing_batch_mean": "left out the 1/B of the mean over the batch: L = (1/B) Σᵦ Lᵦ, so "
     "every gradient carries 1/B",
     "missing_bias_gradient_sum": "gave ∂L/∂b for each instance: over a batch it is the sum of "

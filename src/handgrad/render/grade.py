@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 from typing import Any
 
 from rich import box
@@ -213,12 +215,34 @@ def _cell(text: str) -> str:
     return shown(text, 500).replace("|", "\\|").replace("\n", " ")
 
 
+def _code(text: str) -> str:
+    """Text as a Markdown code span, fenced with more backticks than it holds (a student's
+    backtick cannot close it), on one line, pipes escaped for a table cell."""
+    text = shown(text, 500).replace("\n", " ").replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _prose(text: str) -> str:
+    """Words that may quote a student's input, as Markdown text: HTML escaped, one line."""
+    return html.escape(_cell(text), quote=False).replace("`", "\\`")
+
+
+def _block(lines: list[str]) -> list[str]:
+    """Lines as a fenced code block (in a list item) that no backtick run inside can close."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"  {fence}", *(f"  {line}" for line in lines), f"  {fence}"]
+
+
 def _formulas_markdown(report: GradeReport) -> list[str]:
     lines = ["## Problem 1: the derivation", "", _formulas_line(report) + ".", "",
              "| gradient | your formula, as read | verdict | likely cause |", "|---|---|---|---|"]
     for item in report.formulas:
         read = f"${_cell(item.read_latex)}$" if item.read_latex else (
-            f"`{_cell(item.given)}`" if isinstance(item.given, str) else "")
+            _code(item.given) if isinstance(item.given, str) else "")
         lines.append(f"| `{item.name}` | {read} | {_mark(item)[0]} | {item.cause or ''} |")
     notes = [item for item in report.formulas
              if item.status in ("wrong", "carried_forward") or item.cause]
@@ -226,10 +250,10 @@ def _formulas_markdown(report: GradeReport) -> list[str]:
         lines.append("")
     for item in notes:
         text = item.explanation[:1].upper() + item.explanation[1:]
-        lines.append(f"- `{item.name}`: {_cell(text)}.")
+        lines.append(f"- `{item.name}`: {_prose(text)}.")
         caret = _caret(item)
         if caret:
-            lines += ["", "  ```", *(f"  {line}" for line in caret.split("\n")), "  ```"]
+            lines += ["", *_block(caret.split("\n"))]
         if item.status == "wrong":
             lines.append(f"  A right one: ${item.expected_latex}$ (`{item.expected}`).")
     return lines
