@@ -35,7 +35,8 @@ warms another's caches or thread pools. The worker makes one untimed first call 
 scikit-learn initialises), warms up for at least 3 calls and 0.2 s, then times single calls with
 time.perf_counter until the budget is spent (at least 5, at most 20000 calls) and reports the
 median. Thread counts are each library's default on all cores (torch.set_num_threads(cpu_count));
-OPENBLAS_*/OMP_*/MKL_* variables are not touched, only recorded.
+OPENBLAS_*/OMP_*/MKL_* variables are not touched, only recorded, unless `--threads N` sets them
+(and torch's count) for every worker.
 
 Run (the peers come with `pip install -e .[bench]`; a peer that is not installed is skipped):
 
@@ -151,8 +152,13 @@ def build_handgrad_numba(data: dict[str, Any], dtype: str) -> tuple[Step, dict[s
 def build_handgrad_torch(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
     import torch
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(_threads())
     return build_handgrad(data, dtype, "torch")
+
+
+def _threads() -> int:
+    """Threads for torch: --threads (through the environment), else every core."""
+    return int(os.environ.get("HANDGRAD_BENCH_THREADS") or os.cpu_count() or 1)
 
 
 def build_floor(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
@@ -183,7 +189,7 @@ def build_torch(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]
     import torch
     from torch import nn
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(_threads())
     d, n, q, _ = data["sizes"]
     tdtype = torch.float64 if dtype == "float64" else torch.float32
     model = nn.Sequential(nn.Linear(d, n), nn.ReLU(), nn.Linear(n, q))
@@ -423,7 +429,7 @@ def machine_info() -> dict[str, Any]:
         info["load average at the end (1, 5, 15 min)"] = " ".join(
             f"{v:.2f}" for v in os.getloadavg()
         )
-    prefixes = ("OPENBLAS_", "OMP_", "MKL_", "XLA_", "GOTO")
+    prefixes = ("OPENBLAS_", "OMP_", "MKL_", "XLA_", "GOTO", "HANDGRAD_BENCH_")
     env = {key: value for key, value in os.environ.items() if key.startswith(prefixes)}
     info["env"] = env or "none set"
     return info
@@ -449,8 +455,6 @@ def cell(result: dict[str, Any], dtype: str) -> str:
     if "error" in result:
         return "error"
     text = human(result["median_s"])
-    if result.get("path") and result.get("impl_is_default"):
-        text += f" [{result['path']}]"
     used = result.get("dtype_used")
     if used and used != dtype:
         text += f" ({used})"
@@ -469,13 +473,15 @@ def print_report(
     from rich.table import Table
 
     console = Console()
-    if console.width < 150:  # piped to a file, or a narrow terminal: keep the table whole
-        console = Console(width=150)
+    if console.width < 220:  # piped to a file, or a narrow terminal: keep the table whole
+        console = Console(width=220)
     table = Table(title="one training step (forward, backward, SGD update, loss): median time")
     table.add_column("config (d-n-q, B)")
     table.add_column("dtype")
     for impl in impls:
         table.add_column(impl + ("†" if impl == "sklearn" else ""), justify="right")
+        if impl == "handgrad":
+            table.add_column("path")
     pairs = [("handgrad", "floor"), ("torch", "handgrad"), ("jax", "handgrad")]
     pairs = [(a, b) for a, b in pairs if a in impls and b in impls]
     for a, b in pairs:
@@ -489,12 +495,14 @@ def print_report(
                 result = results[(config, dtype, impl)]
                 medians[impl] = result.get("median_s")
                 row.append(cell(result, dtype))
+                if impl == "handgrad":
+                    row.append(str(result.get("path", "—")))
             row += [ratio(medians[a], medians[b]) for a, b in pairs]
             table.add_row(*row)
     console.print(table)
     notes = ["floor = the five matrix products alone (NumPy, out= buffers): the lower limit.",
-             "handgrad = the default (auto) path, [which one] it measured fastest;"
-             " handgrad-numpy/-numba/-torch = each backend forced."]
+             "handgrad = the default (auto) path, the one its probe measured fastest (column"
+             " 'path'); handgrad-numpy/-numba/-torch = each backend forced."]
     if "sklearn" in impls:
         notes.append(
             "† sklearn: MLPClassifier.partial_fit, NO label smoothing (plain "
@@ -551,6 +559,13 @@ def main() -> None:
         " per cent between minutes",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        help="threads for every library (OPENBLAS/OMP/MKL_NUM_THREADS and torch's), default all"
+        " cores: 1 keeps the comparison fair on a machine other work shares, where a BLAS"
+        " that waits for all its threads at every product is slowed many times over",
+    )
+    parser.add_argument(
         "--worker", nargs=3, metavar=("IMPL", "CONFIG", "DTYPE"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -578,6 +593,10 @@ def main() -> None:
     import tempfile
 
     os.environ["HANDGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="handgrad-bench-")
+    if args.threads:  # the workers inherit these; torch reads HANDGRAD_BENCH_THREADS
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                     "HANDGRAD_BENCH_THREADS"):
+            os.environ[name] = str(args.threads)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     start = time.perf_counter()
     per_round: dict[tuple[str, str, str], list[dict[str, Any]]] = {}

@@ -165,7 +165,7 @@ def test_partial_fit_carries_the_optimizer_state_on_every_backend(backend, rule)
         np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("rule", ["adam", "sgd"])  # sgd: blas writes W − η aᵀ∂L/∂h itself
+@pytest.mark.parametrize("rule", ["adam", "sgd"])
 @pytest.mark.parametrize("mode", MODES)
 def test_a_step_allocates_nothing(mode, rule):
     """100 steps after the first: no array is made (tracemalloc sees NumPy's buffers too)."""
@@ -266,3 +266,17 @@ def test_without_numba_the_numpy_path_runs_and_says_so_once(tmp_path):
     assert run.stdout.split() == ["numpy", run.stdout.split()[1]] * 2
     assert run.stderr.count("numba is not available") == 1
     assert "NumPy path" in run.stderr
+
+
+@pytest.mark.parametrize(("timings", "expected"), [
+    ({"numpy": 1.0, "numba-loops": 5.0, "numba-blas": 1.02}, "numba-blas"),  # within noise
+    ({"numpy": 1.0, "numba-loops": 5.0, "numba-blas": 1.2}, "numpy"),  # a real lead
+    ({"numpy": 3.0, "numba-loops": 1.0, "numba-blas": 2.0}, "numba-loops"),
+])
+def test_auto_keeps_numpy_only_for_a_lead_beyond_the_noise(monkeypatch, timings, expected):
+    from handgrad.train import backend_choice
+
+    arch, params, x, target = _problem((3, 5, 4), ACTIVATIONS[0], HEADS[0], "mean", batch=4)
+    monkeypatch.setattr(backend_choice, "measure", lambda *a, **k: dict(timings))
+    monkeypatch.setattr(backend_choice, "_chosen", {})
+    assert backend_choice.choose(arch, params, 4, Optimizer("sgd"), (x, target)) == expected

@@ -269,21 +269,6 @@ def update(work: Any, ints: Any, cfg: Any) -> None:
             theta[i] -= v * lr
 
 
-@jit
-def update_biases(work: Any, ints: Any) -> None:
-    """b ← b − η ∂L/∂b for every layer: plain SGD's update when BLAS has already written
-    W ← W − η aᵀ∂L/∂h into the weights (the `blas` mode's product with β = 1)."""
-    ints[T] += 1
-    lr = work[ints[CONST] + C_LR]
-    for layer in range(ints[DEPTH]):
-        fan_in, n = size(ints, layer), size(ints, layer + 1)
-        at = weight_at(ints, layer) + fan_in * n
-        b = work[ints[THETA] + at : ints[THETA] + at + n]
-        db = work[ints[GRAD] + at : ints[GRAD] + at + n]
-        for j in range(n):
-            b[j] -= db[j] * lr
-
-
 # ------------------------------------------------------- small products as loops (no BLAS)
 
 

@@ -16,9 +16,6 @@ What it changes, and why:
   one pass; bias, softmax, loss, ∂L/∂z and ∂L/∂b of the output in one; f′ and ∂L/∂b in one;
   the update of every parameter in one;
 - h is kept only where f′(h) cannot be read from a = f(h) (ReLU′(0) ≠ 0, a leaky slope ≤ 0);
-- plain SGD in the `blas` mode writes W ← W − η aᵀ ∂L/∂h straight from BLAS's gemm
-  (α = −η, β = 1, SciPy's BLAS interface): no gradient matrix is written and no update pass
-  reads it back; ∂L/∂W is then not kept (`run` still fills it).
 
 numba is imported when the first compiled step is made, never at package import; its compiled
 code is cached on disk (numba's `cache=True`, in `__pycache__` beside `_kernels.py`, or in
@@ -196,8 +193,6 @@ class CompiledStep:
         self._batch = -1
         self._bound: Any = None  # the optimizer whose settings the buffers hold
         self._lr = np.nan
-        self._gemm: Any = None  # BLAS gemm with β = 1, for plain SGD in the blas mode
-        self._fold = False
         self._warm()
 
     def _warm(self) -> None:
@@ -214,7 +209,6 @@ class CompiledStep:
             kernel.compile((*arrays[:2], numba.int64))
         k.forward_output.compile(arrays)
         k.update.compile(arrays)
-        k.update_biases.compile(arrays[:2])
 
     # --------------------------------------------------------------------- buffers
 
@@ -306,8 +300,6 @@ class CompiledStep:
             source = views.a[layer]
         matmul(source, self._W[-1], out=views.h[-1])
         loss = k.forward_output(work, ints, cfg)
-        if self._fold and ints[k.OPT] == k.SGD:
-            return self._sgd_backward(views, loss)
         for layer in range(depth - 1, 0, -1):
             upstream = views.d[layer]
             matmul(views.aT[layer - 1], upstream, out=self._dW[layer])  # ∂L/∂W = aᵀ ∂L/∂h
@@ -315,24 +307,6 @@ class CompiledStep:
             k.backward_act(work, ints, layer - 1)
         matmul(views.xT, views.d[0], out=self._dW[0])
         k.update(work, ints, cfg)
-        cfg[k.LOSS] = loss
-        return float(loss)
-
-    def _sgd_backward(self, views: _Views, loss: float) -> float:
-        """Backward and plain SGD together: ∂L/∂a below each layer from the old W, then
-        W ← W − η aᵀ ∂L/∂h by one gemm (α = −η, β = 1) on Wᵀ (Fortran order: no copy)."""
-        k, work, ints, cfg, gemm = self._k, self.work, self.ints, self.cfg, self._gemm
-        alpha = -cfg[k.LR]
-        for layer in range(len(self.weights) - 1, -1, -1):
-            upstream = views.d[layer]
-            if layer > 0:
-                np.matmul(upstream, self._WT[layer], out=views.d[layer - 1])
-            below = views.aT[layer - 1] if layer > 0 else views.xT
-            gemm(alpha, upstream.T, below, beta=1.0, c=self._WT[layer], trans_b=1,
-                 overwrite_c=1)
-            if layer > 0:
-                k.backward_act(work, ints, layer - 1)
-        k.update_biases(work, ints)
         cfg[k.LOSS] = loss
         return float(loss)
 
@@ -366,14 +340,3 @@ class CompiledStep:
             work[c + slot] = value
         self._bound = optimizer
         self._lr = optimizer.learning_rate
-        self._fold = (self.mode == "blas" and optimizer.name == "sgd"
-                      and optimizer.weight_decay == 0 and self._blas_gemm())
-
-    def _blas_gemm(self) -> bool:
-        if self._gemm is None:
-            try:
-                from scipy.linalg import blas  # scikit-learn's dependency: always there
-            except ImportError:
-                return False
-            self._gemm = blas.sgemm if self.dtype == np.float32 else blas.dgemm
-        return True

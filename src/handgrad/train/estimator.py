@@ -38,7 +38,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     Parameters follow scikit-learn's MLPClassifier where they mean the same thing;
     `label_smoothing` ε and `smoothing` ("uniform": yˢ = (1 − ε)y + ε/q, "others": ε/(q − 1) to
     each wrong class) are the additions. `optimizer` is one of sgd, momentum, nesterov, adam;
-    `weight_decay` λ adds λθ to every gradient (torch's convention, biases included). Training
+    `weight_decay` λ adds λθ to every gradient (torch's convention, biases included). `backend`
+    is "auto" (NumPy or the compiled step, whichever is measured faster for the shapes), "numpy",
+    "numba" or "torch" (the same formulas on CPU tensors). Training
     stops when the epoch's mean training loss has not improved by `tol` for `n_iter_no_change`
     epochs, or after `max_iter` epochs.
     """
