@@ -49,7 +49,14 @@ DEEP_TANH = validate_problem({
 
 
 def verdict(problem, name, formula, others=None, syntax=None):
-    formulas = {**(others or {}), name: formula}
+    """One formula's verdict, graded with the problem's right steps before it given (by hand,
+    in STEPS): a step the answer does not give is `undefined_step`, never its true value."""
+    steps = next((table for known, table in STEPS if known is problem), {}) \
+        if syntax is None else {}
+    order = derivation_names(problem)
+    earlier = {step: text for step, text in steps.items()
+               if step in order and order.index(step) < order.index(name)}
+    formulas = {**earlier, **(others or {}), name: formula}
     items = grade_derivation(problem, formulas, syntax)
     return next(item for item in items if item.name == name)
 
@@ -193,15 +200,14 @@ def test_a_later_formula_is_graded_in_terms_of_the_students_own_earlier_ones() -
 
 
 def test_carried_forward_needs_the_right_step_from_the_students_values() -> None:
-    formulas = {"dh1": "W2 @ dz", "dW1": "outer(dh1, x)"}  # wrong dh1, and a wrong step
+    formulas = {"dz": "yhat - ys", "dh1": "W2 @ dz", "dW1": "outer(dh1, x)"}  # wrong dh1
     items = {item.name: item for item in grade_derivation(SEED, formulas)}
     assert (items["dW1"].status, items["dW1"].cause) == ("wrong", "outer_order")
     # a right earlier step: the later one is simply correct
     items = {item.name: item for item in grade_derivation(
-        SEED, {"dh1": "W2 @ dz * (h1 > 0)", "dW1": "outer(x, dh1)"})}
+        SEED, {"dz": "yhat - ys", "dh1": "W2 @ dz * (h1 > 0)", "dW1": "outer(x, dh1)"})}
     assert items["dW1"].status == "correct"
-    # a name the student did not give stands for the true gradient
-    assert verdict(SEED, "dW1", "outer(x, dh1)").status == "correct"
+    # a name the student did not give is not its true gradient: see undefined_step below
 
 
 def test_a_formula_cannot_use_a_later_gradient() -> None:
@@ -331,10 +337,45 @@ def test_read_derivation_shows_how_each_formula_was_read() -> None:
     assert read["db1"].to_dict()["error"].startswith("expected a value")
 
 
-def test_expected_formulas_are_correct() -> None:
-    for problem in (SEED, BATCH, DEEP_TANH):
+def test_expected_formulas_are_correct_alone_in_both_syntaxes() -> None:
+    """Each expected formula, fed back to the grader alone (no step given), is correct: it is
+    written out in the network's quantities, and so is its LaTeX form."""
+    for problem in (SEED, BATCH, DEEP_TANH, SIGMOID_SQUARED, SOFTMAX_SQUARED, TANH_SUM,
+                    SIGMOID_MEAN, LEAKY, OTHERS):
+        order = set(derivation_names(problem))
+        shown = {i.name: i for i in grade_derivation(problem, {})}
         for name, formula in expected_formulas(problem).items():
-            assert verdict(problem, name, formula).status == "correct", (name, formula)
+            assert not read_formula(formula, "numpy").names() & order, (name, formula)
+            alone = grade_derivation(problem, {name: formula})
+            item = next(i for i in alone if i.name == name)
+            assert item.status == "correct", (name, formula, item.explanation)
+            latex = item.expected_latex
+            assert "mathbb" not in latex and latex == formula_latex(read_formula(formula))
+            again = next(i for i in grade_derivation(problem, {name: latex}, "latex")
+                         if i.name == name)
+            assert again.status == "correct", (name, latex, again.explanation)
+            if name in shown:  # a missing one shows the same right formula
+                assert shown[name].expected == formula
+
+
+def test_expected_formulas_are_written_out_in_the_networks_quantities() -> None:
+    seed = expected_formulas(SEED)
+    assert seed["dW1"] == "outer(x, (W2 @ (yhat - ys)) * (h1 > 0))"
+    assert seed["db1"] == "(W2 @ (yhat - ys)) * (h1 > 0)"
+    assert seed["dW2"] == "outer(a1, yhat - ys)"
+    item = verdict(SEED, "dW1", "x @ dh1.T")
+    assert item.expected == seed["dW1"]
+    assert item.expected_latex == (r"x\,\left(W_{2}\,\left(\hat{y} - y^{s}\right) \odot "
+                                   r"\mathbf{1}\left[h_{1} > 0\right]\right)^{\top}")
+    batch = expected_formulas(BATCH)  # out_in, a batch, the mean
+    assert batch["dW3"] == "((yhat - ys) / B) @ a2.T"
+    assert batch["dW1"] == "((W2.T @ ((W3.T @ ((yhat - ys) / B)) * (h2 > 0))) * (h1 > 0)) @ x.T"
+    assert batch["db1"].endswith("@ ones(B)")
+    tanh = expected_formulas(DEEP_TANH)
+    assert tanh["dW1"] == ("outer((W2.T @ ((W3.T @ (yhat - ys)) * (1 - a2 ** 2))) * "
+                           "(1 - a1 ** 2), x)")
+    sigmoid = expected_formulas(SIGMOID_SQUARED)  # sigmoid output, squared error
+    assert sigmoid["dW2"] == "outer(a1, (yhat - y) * yhat * (1 - yhat))"
 
 
 # -------------------------------------------------------------- unreadable and hostile
@@ -356,7 +397,8 @@ def test_an_unreadable_formula_points_at_the_position(formula: str, words: str,
     assert (item.status, item.cause) == ("wrong", "unreadable")
     assert words in item.explanation
     assert item.position == position
-    others = {i.name: i for i in grade_derivation(SEED, {"dW2": formula, "db2": "dz"})}
+    others = {i.name: i for i in grade_derivation(SEED, {"dz": "yhat - ys", "dW2": formula,
+                                                         "db2": "dz"})}
     assert others["db2"].status == "correct"  # the rest is still graded
 
 
@@ -467,8 +509,8 @@ def test_syntax_option_and_bad_derivation_sections(tmp_path) -> None:
 
 
 def test_derivation_items_count_in_the_score() -> None:
-    report = grade_document(SEED, {"derivation": {"dW2": "outer(a1, dz)", "db2": "dz",
-                                                  "dW1": "outer(x, W2 @ dz)"}})
+    report = grade_document(SEED, {"derivation": {"dz": "yhat - ys", "dW2": "outer(a1, dz)",
+                                                  "db2": "dz", "dW1": "outer(x, W2 @ dz)"}})
     scored = score(report, Rubric())
     assert scored.verdicts["derivation.dW2"] == "correct"
     assert scored.verdicts["derivation.dW1"] == "wrong"
@@ -622,7 +664,8 @@ def test_d_before_a_quantity_is_its_gradient(name: str, formula: str, read: str)
 
 
 def test_dW_and_db_written_with_d_in_latex() -> None:
-    items = {i.name: i for i in grade_derivation(SEED, {"dW2": r"a_1\, dz^\top",
+    items = {i.name: i for i in grade_derivation(SEED, {"dz": "yhat - ys",
+                                                        "dW2": r"a_1\, dz^\top",
                                                         "da1": r"W_2\, dz",
                                                         "db1": r"db_1" if False else "dh1"})}
     assert items["dW2"].status == "correct" and items["da1"].status == "correct"
@@ -729,7 +772,7 @@ def test_new_causes_have_words() -> None:
 
 def test_steps_after_one_that_fits_only_equal_sizes_are_carried_forward() -> None:
     items = {item.name: item for item in grade_derivation(SEED, {
-        "da1": "W2.T @ dz", "dh1": "da1 * (h1 > 0)", "dW1": "x @ dh1.T"})}
+        "dz": "yhat - ys", "da1": "W2.T @ dz", "dh1": "da1 * (h1 > 0)", "dW1": "x @ dh1.T"})}
     assert (items["da1"].status, items["da1"].cause) == ("wrong", "layout")
     assert items["dh1"].status == "carried_forward"
     assert items["dW1"].status == "carried_forward"
@@ -784,3 +827,97 @@ def test_H_called_is_the_heaviside_step() -> None:
     assert formula_text(read_formula(r"H(h_1)", "latex")) == "heaviside(h1, 0)"
     assert verdict(SEED, "dh1", r"\frac{\partial L}{\partial a_1} \odot H(h_1)").status == \
         "correct"
+
+
+# the right steps of each problem, by hand, each in terms of the one before it (verdict gives
+# those before the graded formula)
+STEPS = [
+    (SEED, {"dyhat": "-ys / yhat", "dz": "yhat - ys", "da1": "W2 @ dz",
+            "dh1": "da1 * (h1 > 0)"}),
+    (BATCH, {"dyhat": "-ys / yhat / B", "dz": "(yhat - ys) / B", "da2": "W3.T @ dz",
+             "dh2": "da2 * (h2 > 0)", "da1": "W2.T @ dh2", "dh1": "da1 * (h1 > 0)"}),
+    (DEEP_TANH, {"dyhat": "-ys / yhat", "dz": "yhat - ys", "da2": "W3.T @ dz",
+                 "dh2": "da2 * (1 - a2 ** 2)", "da1": "W2.T @ dh2",
+                 "dh1": "da1 * (1 - a1 ** 2)"}),
+    (TANH_SUM, {"dyhat": "-ys / yhat", "dz": "yhat - ys", "da1": "W2 @ dz",
+                "dh1": "da1 * (1 - a1 ** 2)"}),
+    (SIGMOID_MEAN, {"dyhat": "(yhat - y) / B", "dz": "(yhat - y) / B", "da1": "W2 @ dz",
+                    "dh1": "da1 * a1 * (1 - a1)"}),
+    (LEAKY, {"dyhat": "-ys / yhat", "dz": "yhat - ys", "da1": "W2 @ dz",
+             "dh1": "da1 * np.where(h1 > 0, 1, 0.1)"}),
+]
+
+
+# ------------------------------------------------- a step the answer does not give: not free
+
+
+def test_a_step_not_given_is_not_taken_at_its_true_value() -> None:
+    items = {i.name: i for i in grade_derivation(SEED, {
+        "dW2": "a1 @ dz.T", "db2": "dz", "dW1": "x @ dh1.T", "db1": "dh1"})}
+    for name in ("dW2", "db2", "dW1", "db1"):
+        assert (items[name].status, items[name].cause) == ("wrong", "undefined_step"), name
+    words = items["dW1"].explanation
+    assert "uses ∂L/∂h1, which your answer does not derive" in words
+    assert "x, W1, W2, h1" in words and "give dh1 too" in words
+    assert items["dW1"].expected == "outer(x, (W2 @ (yhat - ys)) * (h1 > 0))"
+    assert "give dz too" in items["db2"].explanation
+    # given and right: correct; given and wrong: carried forward, as before
+    steps = {"dz": "yhat - ys", "dh1": "W2 @ dz * (h1 > 0)"}
+    right = {i.name: i for i in grade_derivation(SEED, {**steps, "dW1": "x @ dh1.T",
+                                                        "db2": "dz"})}
+    assert right["dW1"].status == right["db2"].status == "correct"
+    wrong = {i.name: i for i in grade_derivation(SEED, {"dz": "ys - yhat", "db2": "dz"})}
+    assert wrong["db2"].status == "carried_forward"
+
+
+def test_a_step_not_given_counts_through_the_steps_that_use_it() -> None:
+    items = {i.name: i for i in grade_derivation(SEED, {
+        "da1": "W2 @ dz", "dh1": "da1 * (h1 > 0)", "dW1": "x @ dh1.T", "db1": "dh1"})}
+    assert items["da1"].cause == "undefined_step"
+    for name in ("dh1", "dW1", "db1"):
+        assert (items[name].status, items[name].cause) == ("wrong", "undefined_step"), name
+        assert "∂L/∂z (through your" in items[name].explanation
+        assert "give dz too" in items[name].explanation
+    # written out in the network's quantities, a formula needs no step
+    assert verdict(SEED, "dW1", "outer(x, W2 @ (yhat - ys) * (h1 > 0))", syntax="numpy"
+                   ).status == "correct"
+    # deeper, with a batch: a formula using dz, dh2 alone
+    item = next(i for i in grade_derivation(BATCH, {"dW2": "dh2 @ a1.T"}) if i.name == "dW2")
+    assert (item.status, item.cause) == ("wrong", "undefined_step")
+    assert "∂L/∂h2" in item.explanation
+
+
+def test_an_unreadable_step_leaves_its_dependents_graded_with_the_true_value() -> None:
+    """Documented: the unreadable step is already wrong; its dependents are not marked down a
+    second time for it."""
+    items = {i.name: i for i in grade_derivation(SEED, {"dz": "yhat -", "db2": "dz",
+                                                        "dW2": "a1 @ dz.T"})}
+    assert items["dz"].cause == "unreadable"
+    assert items["db2"].status == items["dW2"].status == "correct"
+
+
+def test_undefined_step_has_words_everywhere() -> None:
+    from handgrad.grade.derivation import explain
+    from handgrad.grade.records import DERIVATION_CAUSES, DERIVATION_EXPLANATIONS
+
+    assert "undefined_step" in DERIVATION_CAUSES
+    assert "does not derive" in DERIVATION_EXPLANATIONS["undefined_step"]
+    assert "(x, W1, W2, …, yhat, ys, …)" in explain("undefined_step", BATCH)
+    assert "(x, W1, W2, h1, yhat, ys, …)" in explain("undefined_step", SEED)
+
+
+def test_the_relu_mask_is_shown_in_latex_that_katex_draws() -> None:
+    node = read_formula("da1 * (h1 > 0)", "numpy")
+    latex = formula_latex(node)
+    assert latex == r"\frac{\partial L}{\partial a_{1}} \odot \mathbf{1}\left[h_{1} > 0\right]"
+    for written in (latex, r"da_1 \odot \mathbb{1}[h_1 > 0]", r"da_1 \odot \mathbf{1}[h_1 > 0]"):
+        assert formula_text(read_formula(written, "latex")) == "da1 * (h1 > 0)"
+
+
+def test_a_formula_that_fits_only_equal_sizes_has_its_caret() -> None:
+    item = verdict(SEED, "da1", "W2 @ eye(n) @ dz")
+    assert item.cause == "wrong_shape"
+    assert item.position is not None
+    assert f"(at character {item.position + 1})" in item.explanation
+    layout = verdict(SEED, "da1", "W2.T @ (yhat - ys)")
+    assert layout.cause == "layout" and layout.position == 5

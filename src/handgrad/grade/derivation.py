@@ -26,9 +26,14 @@ column), so a single-instance formula such as `a1 @ dz.T` stays right for a batc
   fits only equal sizes is evaluated again at equal sizes to name its mistake (`layout`);
 - `missing`: not given (only the asked dW/db are listed as missing).
 
+A formula that uses a step (dz, dh1, ...) that the answer does not give is graded `wrong` with
+the cause `undefined_step`, directly or through a step it gives (`da1 = W2 @ dz` without dz makes
+`dh1 = da1 * (h1 > 0)` one too): a step not derived is not taken at its true value, so one
+chain-rule step cannot earn the marks of the whole derivation.
+
 A formula that cannot be read is graded `wrong` with the cause `unreadable`, its message and
 position; the other formulas are graded as usual (a later formula using its name uses the true
-value).
+value: the unreadable one is already wrong, and is not counted against its dependents twice).
 """
 
 from __future__ import annotations
@@ -606,6 +611,29 @@ def derivation_problems(formulas: Mapping[str, Any], problem: Problem) -> list[s
 
 
 def expected_formulas(problem: Problem) -> dict[str, str]:
+    """Each gradient's formula in the NumPy-like syntax, written out in the network's
+    quantities (x, W2, h1, yhat, ...): a right answer on its own, one that uses no step the
+    student would have to give too (`step_formulas` gives each from the one before it)."""
+    names = names_of(problem)
+    out: dict[str, str] = {}
+    nodes: dict[str, Node] = {}
+    for name, text in step_formulas(problem).items():
+        node = _substituted(read_formula(text, "numpy", names.resolve), nodes)
+        nodes[name] = node
+        out[name] = formula_text(node, grouped=True)
+    return out
+
+
+def _substituted(node: Node, table: Mapping[str, Node]) -> Node:
+    """The tree with each name in `table` replaced by its tree."""
+    if node.op == "name" and node.value in table:
+        return table[node.value]
+    if not node.args:
+        return node
+    return Node(node.op, tuple(_substituted(a, table) for a in node.args), node.value, node.pos)
+
+
+def step_formulas(problem: Problem) -> dict[str, str]:
     """Each gradient's formula from the one before it, in the NumPy-like syntax."""
     names = names_of(problem)
     arch = problem.architecture
@@ -627,7 +655,12 @@ def expected_formulas(problem: Problem) -> dict[str, str]:
                              }[arch.output]
         elif kind == "dW":
             below = "x" if layer == 1 else f"a{layer - 1}"
-            out[name] = (f"{below} @ {up}.T" if arch.layout == "in_out" else f"{up} @ {below}.T")
+            if not batch:  # one instance: the outer product, as the course writes it
+                out[name] = (f"outer({below}, {up})" if arch.layout == "in_out"
+                             else f"outer({up}, {below})")
+            else:
+                out[name] = (f"{below} @ {up}.T" if arch.layout == "in_out"
+                             else f"{up} @ {below}.T")
         elif kind == "db":
             out[name] = f"{up} @ ones(B)" if batch else up
         elif kind == "da":
@@ -704,6 +737,10 @@ def explain(cause: str, problem: Problem) -> str:
         return f"the sign is reversed: ∂L/∂z = {dz}, not {negated} (and ∂L/∂ŷ = {dyhat})"
     if cause == "full_jacobian_unsimplified":
         return DERIVATION_EXPLANATIONS[cause]
+    if cause == "undefined_step":
+        return ("uses a step (∂L/∂z, ∂L/∂h, …) that the answer does not derive: write it in "
+                f"terms of the network's quantities ({_quantities(problem)}) or give that step "
+                "too")
     if cause == "missing_relu_mask":
         if hidden == "relu":
             return DERIVATION_EXPLANATIONS[cause]
@@ -768,6 +805,9 @@ class _Grading:
         self.instances, self.squares = make_instances(problem) if self.read else ([], [])
         self.expected = expected_formulas(problem)
         self.student = _Student()
+        # the steps each formula uses that the answer does not give, directly or through a
+        # step it gives ({} for one that uses none)
+        self.undefined: dict[str, tuple[str, ...]] = {}
 
     def items(self) -> list[GradeItem]:
         out = []
@@ -790,7 +830,7 @@ class _Grading:
 
     def _item(self, name: str, status: Status, read: ReadFormula | None = None,
               cause: str | None = None, explanation: str = "",
-              inputs: tuple[str, ...] = ()) -> GradeItem:
+              inputs: tuple[str, ...] = (), position: int | None = None) -> GradeItem:
         expected = self.expected[name]
         expected_node = read_formula(expected, "numpy", self.names.resolve)
         if status == "wrong" and not explanation:
@@ -802,7 +842,7 @@ class _Grading:
             inputs=tuple(f"{SECTION}.{i}" for i in inputs),
             read=read.text if read else "", read_latex=read.latex if read else "",
             expected_latex=formula_latex(expected_node),
-            position=read.error.position if read and read.error else None,
+            position=read.error.position if read and read.error else position,
         )
 
     def _environment(self, inst: Instance, own: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -840,6 +880,13 @@ class _Grading:
             return self._item(name, "wrong", read, "unreadable", _unreadable(read.error))
         inputs = tuple(sorted((read.node.names() & set(self.names.order)),
                               key=self.names.order.index))
+        undefined = self._undefined(inputs)
+        self.undefined[name] = tuple(step for step, _ in undefined)
+        if undefined:
+            self.student.status[name] = "wrong"
+            self._record(name, None, None)
+            return self._item(name, "wrong", read, "undefined_step",
+                              _undefined_words(undefined, self.problem), inputs)
         try:
             values, owns = self._evaluate(read, self.instances, square=False)
         except EvaluationError as error:
@@ -886,6 +933,20 @@ class _Grading:
         self.student.status[name] = "wrong"
         cause, explanation = self._diagnose(read, values, owns, self.instances)
         return self._item(name, "wrong", read, cause, explanation, inputs)
+
+    def _undefined(self, inputs: tuple[str, ...]) -> list[tuple[str, str | None]]:
+        """(step, through): each step the formula uses that the answer does not give, with the
+        given step it comes through (None: used directly). A step given but unreadable is not
+        one: it is graded wrong itself, and the formulas using it are graded with its true
+        value."""
+        out: list[tuple[str, str | None]] = []
+        for used in inputs:
+            if used not in self.read:
+                out.append((used, None))
+            elif self.read[used].node is not None:
+                out += [(step, used) for step in self.undefined.get(used, ())
+                        if all(step != seen for seen, _ in out)]
+        return out
 
     def _keeps_jacobian(self, node: Node, own: Mapping[str, np.ndarray]) -> bool:
         """Whether a part of the formula is the softmax Jacobian diag(ŷ) − ŷŷᵀ as a matrix
@@ -980,23 +1041,25 @@ class _Grading:
         self._record(name, None, None)
         where = f"it cannot be computed when d, n, q{', B' if self.problem.batched else ''} " \
                 f"differ: {error.line}"
+        at = error.position  # the caret: where the sizes stop fitting
         if not error.shape:
-            return self._item(name, "wrong", read, "wrong_shape", where, inputs)
+            return self._item(name, "wrong", read, "wrong_shape", where, inputs, at)
         try:
             values, owns = self._evaluate(read, self.squares, square=True)
         except EvaluationError:
-            return self._item(name, "wrong", read, "wrong_shape", where, inputs)
+            return self._item(name, "wrong", read, "wrong_shape", where, inputs, at)
         self.student.squares[name] = list(values)
         truths = [inst.truth[name] for inst in self.squares]
         if all(close(v, t) for v, t in zip(values, truths, strict=True)):
             return self._item(name, "wrong", read, "wrong_shape",
                               where + "; it equals the gradient only when the sizes are equal "
-                              "(a square matrix hides the mistake)", inputs)
+                              "(a square matrix hides the mistake)", inputs, at)
         cause, explanation = self._diagnose(read, values, owns, self.squares)
         if cause is None or cause == "wrong_shape":
-            return self._item(name, "wrong", read, "wrong_shape", where, inputs)
+            return self._item(name, "wrong", read, "wrong_shape", where, inputs, at)
         return self._item(name, "wrong", read, cause,
-                          f"{where}; with equal sizes it is the mistake: {explanation}", inputs)
+                          f"{where}; with equal sizes it is the mistake: {explanation}", inputs,
+                          at)
 
 
 def _scaled(values: list[np.ndarray], references: list[np.ndarray]) -> bool:
@@ -1023,6 +1086,31 @@ def _chained(name: str, own: Mapping[str, np.ndarray], inst: Instance, names: Na
 
 def _joined(first: str, second: str) -> str:
     return f"{first}; {second}" if first else second
+
+
+def _quantities(problem: Problem) -> str:
+    """The network's quantities a formula is written in, for the words of `undefined_step`."""
+    arch = problem.architecture
+    depth = arch.depth
+    names = ["x", *(f"W{k}" for k in range(1, depth + 1)), *(f"h{k}" for k in range(1, depth)),
+             "yhat", "ys" if arch.loss == "cross_entropy" else "y"]
+    if len(names) > 6:
+        names = [*names[:3], "…", *names[-2:]]
+    return ", ".join(names) + ", …"
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _undefined_words(undefined: list[tuple[str, str | None]], problem: Problem) -> str:
+    """uses ∂L/∂h1, which your answer does not derive: ..."""
+    used = [gradient_symbol(step) + (f" (through your {through})" if through else "")
+            for step, through in undefined]
+    steps = _listed([step for step, _ in undefined])
+    return (f"uses {_listed(used)}, which your answer does not derive: write this formula in "
+            f"terms of the network's quantities "
+            f"({_quantities(problem)}) or give {steps} too")
 
 
 def _unreadable(error: FormulaError) -> str:

@@ -1160,14 +1160,18 @@ def _number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def formula_text(node: Node) -> str:
-    """The tree in the NumPy-like syntax, parenthesised only where the reading needs it."""
+def formula_text(node: Node, grouped: bool = False) -> str:
+    """The tree in the NumPy-like syntax, parenthesised only where the reading needs it
+    (`grouped`: also where `*`, `/` and `@` meet, `(W2 @ dz) * (h1 > 0)`, as a formula shown to a
+    reader is written; it reads the same)."""
 
     def wrap(child: Node, level: int, right: bool = False) -> str:
-        text = formula_text(child)
+        text = formula_text(child, grouped)
         inner = _PRECEDENCE[child.op]
         if child.op == "num" and child.value < 0:
             inner = 3
+        if grouped and child.op != op and {child.op, op} <= {"mul", "div", "matmul"}:
+            return f"({text})"
         return f"({text})" if inner < level or (right and inner == level) else text
 
     op, args = node.op, node.args
@@ -1176,9 +1180,9 @@ def formula_text(node: Node) -> str:
     if op == "name":
         return str(node.value)
     if op == "call":
-        inner = ", ".join(formula_text(a) for a in args)
+        inner = ", ".join(formula_text(a, grouped) for a in args)
         if node.value in AXIS_FUNCTIONS and len(args) == 2:
-            inner = f"{formula_text(args[0])}, axis={_number_text(args[1].value)}"
+            inner = f"{formula_text(args[0], grouped)}, axis={_number_text(args[1].value)}"
         return f"{node.value}({inner})"
     if op in _TEXT_OPS:
         level = _PRECEDENCE[op]
@@ -1190,7 +1194,8 @@ def formula_text(node: Node) -> str:
     if op == "pow":
         return f"{wrap(args[0], 5)} ** {_number_text(node.value)}"
     if op == "cmp":
-        return f"({formula_text(args[0])} {node.value} {formula_text(args[1])})"
+        return f"({formula_text(args[0], grouped)} {node.value} " \
+               f"{formula_text(args[1], grouped)})"
     raise ValueError(f"unknown node {op}")
 
 
@@ -1244,7 +1249,8 @@ def formula_latex(node: Node) -> str:
         return wrap(args[0], 5) + f"^{{{_number_text(node.value)}}}"
     if op == "cmp":
         symbol = {">": ">", "<": "<", ">=": r"\geq", "<=": r"\leq", "!=": r"\neq"}[node.value]
-        return rf"\mathbb{{1}}\left[{formula_latex(args[0])} {symbol} " \
+        # \mathbf{1}: KaTeX has no blackboard-bold digits (\mathbb{1} shows a plain 1)
+        return rf"\mathbf{{1}}\left[{formula_latex(args[0])} {symbol} " \
                rf"{formula_latex(args[1])}\right]"
     raise ValueError(f"unknown node {op}")
 

@@ -68,6 +68,8 @@ DERIVATION_EXPLANATIONS = {
     "missing_bias_gradient_sum": "gave ∂L/∂b for each instance: over a batch it is the sum of "
     "the columns, ∂L/∂b = (∂L/∂h) 1_B",
     "wrong_shape": "the sizes do not fit",
+    "undefined_step": "uses a step (∂L/∂z, ∂L/∂h, …) that the answer does not derive: write "
+    "it in terms of the network's quantities (x, W, h, ŷ, …) or give that step too",
     "unreadable": "the formula cannot be read",
 }
 DERIVATION_CAUSES = tuple(DERIVATION_EXPLANATIONS)
