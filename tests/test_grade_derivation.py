@@ -887,13 +887,15 @@ def test_a_step_not_given_counts_through_the_steps_that_use_it() -> None:
     assert "∂L/∂h2" in item.explanation
 
 
-def test_an_unreadable_step_leaves_its_dependents_graded_with_the_true_value() -> None:
-    """Documented: the unreadable step is already wrong; its dependents are not marked down a
-    second time for it."""
+def test_an_unreadable_step_derives_nothing_for_its_dependents() -> None:
+    """Garbage for dz must not make `dW2 = a1 @ dz.T` correct: what cannot be read is not
+    given (the step itself is `unreadable`, its dependents `undefined_step`)."""
     items = {i.name: i for i in grade_derivation(SEED, {"dz": "yhat -", "db2": "dz",
                                                         "dW2": "a1 @ dz.T"})}
     assert items["dz"].cause == "unreadable"
-    assert items["db2"].status == items["dW2"].status == "correct"
+    assert (items["db2"].status, items["db2"].cause) == ("wrong", "undefined_step")
+    assert (items["dW2"].status, items["dW2"].cause) == ("wrong", "undefined_step")
+    assert "cannot be read" in items["dW2"].explanation
 
 
 def test_undefined_step_has_words_everywhere() -> None:

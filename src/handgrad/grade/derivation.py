@@ -32,8 +32,8 @@ the cause `undefined_step`, directly or through a step it gives (`da1 = W2 @ dz`
 chain-rule step cannot earn the marks of the whole derivation.
 
 A formula that cannot be read is graded `wrong` with the cause `unreadable`, its message and
-position; the other formulas are graded as usual (a later formula using its name uses the true
-value: the unreadable one is already wrong, and is not counted against its dependents twice).
+position; the other formulas are graded as usual, and those using it are `undefined_step`: a
+step that cannot be read derives nothing (garbage for dh1 must not make `x @ dh1.T` correct).
 """
 
 from __future__ import annotations
@@ -936,12 +936,12 @@ class _Grading:
 
     def _undefined(self, inputs: tuple[str, ...]) -> list[tuple[str, str | None]]:
         """(step, through): each step the formula uses that the answer does not give, with the
-        given step it comes through (None: used directly). A step given but unreadable is not
-        one: it is graded wrong itself, and the formulas using it are graded with its true
-        value."""
+        given step it comes through (None: used directly). A step given but unreadable counts
+        as not given: what cannot be read derives nothing (else garbage for dh1 would make
+        `dW1 = x @ dh1.T` correct)."""
         out: list[tuple[str, str | None]] = []
         for used in inputs:
-            if used not in self.read:
+            if used not in self.read or self.read[used].node is None:
                 out.append((used, None))
             elif self.read[used].node is not None:
                 out += [(step, used) for step in self.undefined.get(used, ())
@@ -1108,8 +1108,8 @@ def _undefined_words(undefined: list[tuple[str, str | None]], problem: Problem) 
     used = [gradient_symbol(step) + (f" (through your {through})" if through else "")
             for step, through in undefined]
     steps = _listed([step for step, _ in undefined])
-    return (f"uses {_listed(used)}, which your answer does not derive: write this formula in "
-            f"terms of the network's quantities "
+    return (f"uses {_listed(used)}, which your answer does not derive (a step that cannot be"
+            f" read derives nothing): write this formula in terms of the network's quantities "
             f"({_quantities(problem)}) or give {steps} too")
 
 
