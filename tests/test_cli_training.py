@@ -338,3 +338,30 @@ def test_help_states_the_limits_the_code_applies():
                   f"{MAX_CSV_CHARS // 2**20} MiB", f"{MAX_NPZ_BYTES // 2**30} GiB"):
         assert limit in shown
 
+
+
+@pytest.mark.parametrize("device", ["cuda:x", "cuda:", "cudafoo", "cuda:-1", "gpu"])
+def test_a_malformed_device_is_one_line_not_a_traceback(tmp_path, device):
+    done = _cli("train", "--data", "iris", "--epochs", "1", "--device", device,
+                "--out", str(tmp_path / "run"), "-q")
+    _failed(done, f"--device {device!r}: cpu, cuda or cuda:N")
+    assert not (tmp_path / "run").exists()
+
+
+NO_TORCH = """
+import sys
+sys.modules["torch"] = None  # as if it were not installed
+from handgrad.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(("args", "named"), [(("--backend", "torch"), "--backend torch"),
+                                             (("--device", "cuda"), "--device cuda"),
+                                             (("--device", "cuda:1"), "--device cuda:1")])
+def test_torch_not_installed_is_one_line_naming_the_install(tmp_path, args, named):
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, "train", "--data", "iris", "--epochs", "1", *args,
+         "--out", str(tmp_path / "run"), "-q"], capture_output=True, text=True, timeout=300)
+    _failed(done, f"{named} needs torch, which is not installed")
+    assert "pip install torch==2.13.0" in done.stderr

@@ -8,6 +8,7 @@ once per dtype and keeps it in its on-disk cache, so only a first run pays for c
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 import tracemalloc
@@ -280,3 +281,91 @@ def test_auto_keeps_numpy_only_for_a_lead_beyond_the_noise(monkeypatch, timings,
     monkeypatch.setattr(backend_choice, "measure", lambda *a, **k: dict(timings))
     monkeypatch.setattr(backend_choice, "_chosen", {})
     assert backend_choice.choose(arch, params, 4, Optimizer("sgd"), (x, target)) == expected
+
+
+NO_LOCATOR = """
+import sys
+from numba.core import caching
+
+def refuse(self, *args):  # what numba meets when no cache folder is writable anywhere
+    raise OSError("read-only")
+
+caching._CacheLocator.ensure_cache_path = refuse
+from handgrad.train import compiled
+print(compiled.available(), compiled.cache_kernels)
+print(compiled.available())  # the second call says nothing more
+"""
+
+
+def test_kernels_load_without_numbas_cache_where_it_cannot_be_written():
+    """numba refuses cache=True ("no locator available") when it can write its cache nowhere:
+    the kernels are imported again without the cache, said once, never a crash."""
+    done = subprocess.run([sys.executable, "-c", NO_LOCATOR], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "True"]
+    assert done.stderr.count("numba cannot cache its compiled code") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_short_run_takes_numpy_without_importing_numba(monkeypatch):
+    from handgrad.train import backend_choice
+
+    arch, params, x, target = _problem((8, 16, 4), ACTIVATIONS[0], HEADS[0], "mean", batch=16)
+    backend_choice._chosen.clear()
+    monkeypatch.setattr(backend_choice, "_compiled_loaded", lambda: False)
+    monkeypatch.setattr(compiled, "available",
+                        lambda: pytest.fail("numba imported for a short run"))
+    assert backend_choice.choose(arch, params, 16, Optimizer("sgd"), (x, target),
+                                 steps=20) == "numpy"
+    # a long one measures the compiled modes too (the NumPy estimate beats the fixed cost)
+    measured: list[tuple[str, ...]] = []
+    monkeypatch.setattr(backend_choice, "measure", lambda *args: measured.append(args[5]) or {
+        name: 1e-3 for name in args[5]})
+    backend_choice.choose(arch, params, 16, Optimizer("sgd"), (x, target), steps=10**6)
+    assert measured[-1] == backend_choice.CANDIDATES
+
+
+def test_the_choice_cache_is_written_atomically_through_a_symlink(tmp_path):
+    from handgrad.train import backend_choice
+
+    real = tmp_path / "real.json"
+    real.write_text("{}")
+    (tmp_path / "backends.json").symlink_to(real)
+    assert backend_choice._write_cache("k", "numpy") is None
+    assert (tmp_path / "backends.json").is_symlink()  # followed, not replaced
+    assert json.loads(real.read_text()) == {"k": "numpy"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backends.json", "real.json"]
+
+
+def test_a_choice_cache_that_cannot_be_written_is_said_once_and_named(tmp_path, monkeypatch,
+                                                                      capsys):
+    from handgrad.train import backend_choice
+
+    (tmp_path / "backends.json").mkdir()  # the rename fails: no temporary file is left
+    assert "backends.json" in (backend_choice._write_cache("k", "numpy") or "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backends.json"]
+    assert list((tmp_path / "backends.json").iterdir()) == []
+    monkeypatch.setattr(backend_choice, "_unremembered_told", False)
+    arch, params, x, target = _problem((8, 16, 4), ACTIVATIONS[0], HEADS[0], "mean", batch=16)
+    names = []
+    for batch in (16, 15):  # two shapes, two measurements, one message
+        backend_choice._chosen.clear()
+        names.append(backend_choice.choose(arch, params, batch, Optimizer("sgd"), (x, target)))
+    err = capsys.readouterr().err
+    assert err.count("could not be remembered") == 1, err
+    assert f"--backend {names[0]}" in err
+
+
+def test_a_rerun_with_the_recorded_step_is_bit_identical():
+    """run.json's "step" is a --backend value: a rerun takes that path without measuring."""
+    data = load_dataset("iris")
+    first = train(data, TrainConfig(layers=(4, 8, 3), epochs=3, backend="auto"))
+    for _ in range(2):
+        again = train(data, TrainConfig(layers=(4, 8, 3), epochs=3,
+                                        backend=first.step))  # type: ignore[arg-type]
+        assert again.step == first.step
+        for name, value in first.model.params.items():
+            assert np.array_equal(again.model.params[name], value)
+    for mode in ("numba-loops", "numba-blas"):
+        assert train(data, TrainConfig(layers=(4, 8, 3), epochs=1, backend=mode)).step == mode

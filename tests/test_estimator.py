@@ -174,3 +174,20 @@ def test_one_training_step_in_torch_equals_handgrads():
     np.testing.assert_allclose(net[0].bias.detach().numpy(), new["b1"], rtol=1e-12)
     np.testing.assert_allclose(net[2].weight.detach().numpy().T, new["W2"], rtol=1e-12)
     np.testing.assert_allclose(net[2].bias.detach().numpy(), new["b2"], rtol=1e-12)
+
+
+def test_partial_fit_may_switch_from_torch_to_numpy_and_numba():
+    """The optimizer's state made by the torch step goes on as NumPy arrays: the same run as
+    one on NumPy throughout (float64: equal but for rounding)."""
+    pytest.importorskip("torch")
+    X, y = load_iris(return_X_y=True)
+    classes = np.unique(y)
+    settings = dict(hidden_layer_sizes=(8,), random_state=0, dtype="float64")
+    reference = MLPClassifier(backend="numpy", **settings)
+    switched = MLPClassifier(backend="torch", **settings)
+    for backend in ("torch", "numpy", "numba", "torch", "numpy"):
+        switched.set_params(backend=backend)
+        switched.partial_fit(X, y, classes=classes)
+        reference.partial_fit(X, y, classes=classes)
+    for mine, theirs in zip(switched.coefs_, reference.coefs_, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)

@@ -39,7 +39,10 @@ RELU, LEAKY, SIGMOID, TANH, IDENTITY = range(5)
 XENT, SOFTMAX_SE, SIGMOID_SE, IDENTITY_SE = range(4)
 GRADIENTS_ONLY, SGD, MOMENTUM_OPT, NESTEROV, ADAM = range(5)
 
-jit = numba.njit(cache=True, nogil=True, error_model="numpy",
+from handgrad.train import compiled as _compiled  # noqa: E402  (already imported: it imports this)
+
+# cache=False when numba found nowhere to write its cache (`compiled.available` retries so)
+jit = numba.njit(cache=_compiled.cache_kernels, nogil=True, error_model="numpy",
                  fastmath={"reassoc", "contract"})
 
 

@@ -9,15 +9,27 @@ the least time (NumPy only by more than the noise, 3 %). torch is never
 chosen by `auto` on the CPU (its eager step is slower than all three here, and importing it costs
 seconds); `--device cuda` or `--backend torch` selects it.
 
-A choice is remembered per shape in memory and in a small JSON file (HANDGRAD_CACHE_DIR, else
-$XDG_CACHE_HOME/handgrad, else ~/.cache/handgrad), so that a rerun with the same seed takes the
-same path and gives the same numbers bit for bit, and does not measure again.
+Before any of that, when NumPy is a candidate and numba is not loaded yet, the NumPy step alone
+is timed (no numba import): a run whose NumPy estimate (time a step × the run's steps) is under
+FIXED_COST_MARGIN × COMPILED_FIXED_SECONDS (importing numba, loading the cached kernels,
+measuring) takes NumPy, since the compiled path could not repay its fixed cost.
+
+A choice is remembered per shape and run length in memory and in a small JSON file
+(HANDGRAD_CACHE_DIR, else $XDG_CACHE_HOME/handgrad, else ~/.cache/handgrad; written with
+`atomic.write_file`), so that a rerun with the same seed takes the same path and gives the same
+numbers bit for bit, and does not measure again. Where that file cannot be written, the choice
+is measured again by every process and may differ (NumPy and the compiled step round
+differently): the first choice a process could not write is said once on stderr, with the
+--backend value that repeats it; every run records its path in run.json's "step", and
+`--backend numpy|numba-loops|numba-blas` takes that path without measuring.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,12 +37,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from handgrad.atomic import write_file
 from handgrad.core.network import Architecture
+from handgrad.errors import HandgradError
 from handgrad.train.fused import FusedStep
 from handgrad.train.optim import Optimizer
 
-Backend = Literal["auto", "numpy", "numba", "torch"]
-BACKENDS: tuple[Backend, ...] = ("auto", "numpy", "numba", "torch")
+Backend = Literal["auto", "numpy", "numba", "numba-loops", "numba-blas", "torch"]
+BACKENDS: tuple[Backend, ...] = ("auto", "numpy", "numba", "numba-loops", "numba-blas", "torch")
 PROBE_SECONDS = 0.25  # all candidates together, after two untimed calls each
 PROBE_CALLS = 30  # rounds at most (one call of each candidate a round)
 PROBE_MIN_ROUNDS = 5
@@ -42,22 +56,65 @@ NUMBA_CANDIDATES = ("numba-loops", "numba-blas")  # --backend numba: its two mod
 # the same BLAS products the compiled one does strictly less besides (fewer passes over
 # memory), and a difference this small is the noise of a shared machine, not a real lead
 NOISE = 0.03
+# What taking the compiled path costs a whole process before its first step, whatever the run's
+# length: importing numba and loading the cached kernels of both modes (measured on the 2-core
+# Xeon this was written on, digits' 64 → 256 → 10 float32, three runs: import 0.18-0.19 s,
+# blas kernels from the cache 0.26-0.30 s, loops 0.01 s; 0.7-1.0 s on a loaded machine), plus
+# the measurement itself (PROBE_SECONDS and the untimed calls): about 0.75 s.
+COMPILED_FIXED_SECONDS = 0.75
+# auto imports numba and measures the compiled step only when the NumPy step's estimate for
+# the whole run (its time × the run's steps) is more than this many times that fixed cost: the
+# compiled step saves about half of a NumPy step at best, so below it the import cannot pay
+FIXED_COST_MARGIN = 2.0
+
+TORCH_REQUIREMENT = "torch==2.13.0"  # pyproject's [project.optional-dependencies] torch
+DEVICE_PATTERN = re.compile(r"cpu|cuda(:[0-9]+)?")
 
 _chosen: dict[str, str] = {}
 
 
+def device_problem(device: str) -> str | None:
+    """What is wrong with a --device value (cpu, cuda or cuda:N), or None."""
+    if DEVICE_PATTERN.fullmatch(device):
+        return None
+    return f"--device {device!r}: cpu, cuda or cuda:N (N a GPU's number, e.g. cuda:0)"
+
+
 def make_step(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int,
               backend: Backend = "auto", optimizer: Optimizer | None = None,
-              probe: tuple[np.ndarray, np.ndarray] | None = None, device: str = "cpu") -> Any:
+              probe: tuple[np.ndarray, np.ndarray] | None = None, device: str = "cpu",
+              steps: int | None = None) -> Any:
     """The step object for `backend` ("auto": the fastest measured on `probe`, raw rows x
-    (N, d) and targets (N, q), with `optimizer`'s rule)."""
+    (N, d) and targets (N, q), with `optimizer`'s rule, for a run of `steps` steps; None: as
+    if endless, the fixed cost of the compiled path not weighed). A step other than torch's
+    takes over the optimizer's state as NumPy arrays (a partial_fit after one on torch)."""
+    step = _make_step(arch, params, max_batch, backend, optimizer, probe, device, steps)
+    if optimizer is not None and not str(getattr(step, "mode", "")).startswith("torch"):
+        optimizer.state_to_numpy()
+    return step
+
+
+def _make_step(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int,
+               backend: Backend, optimizer: Optimizer | None,
+               probe: tuple[np.ndarray, np.ndarray] | None, device: str,
+               steps: int | None) -> Any:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    problem = device_problem(device)
+    if problem:
+        raise HandgradError(problem)
     if device != "cpu" and backend in ("auto", "torch"):
         backend = "torch"
     elif device != "cpu":
         raise ValueError(f"--device {device} needs the torch backend, not {backend}")
     if backend == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError as error:
+            raise HandgradError(
+                f"{'--device ' + device if device != 'cpu' else '--backend torch'} needs"
+                f" torch, which is not installed ({error}): pip install {TORCH_REQUIREMENT}"
+                " (or pip install 'handgrad[torch]')") from None
         from handgrad.train.torch_backend import TorchStep
 
         return TorchStep(arch, params, max_batch, device=device)
@@ -65,22 +122,27 @@ def make_step(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: i
         return FusedStep(arch, params, max_batch)
     from handgrad.train import compiled
 
-    if not compiled.available():  # said once on stderr
+    if backend in NUMBA_CANDIDATES:  # a path named (run.json's "step"): no measurement
+        if not compiled.available():  # said once on stderr
+            return FusedStep(arch, params, max_batch)
+        return compiled.CompiledStep(arch, params, max_batch,
+                                     mode="loops" if backend == "numba-loops" else "blas")
+    if backend == "numba" and not compiled.available():  # said once on stderr
         return FusedStep(arch, params, max_batch)
     among = NUMBA_CANDIDATES if backend == "numba" else CANDIDATES
-    name = choose(arch, params, max_batch, optimizer or Optimizer("sgd"), probe, among)
-    if name == "numpy":
+    name = choose(arch, params, max_batch, optimizer or Optimizer("sgd"), probe, among, steps)
+    if name == "numpy" or not compiled.available():
         return FusedStep(arch, params, max_batch)
     mode: compiled.Mode = "loops" if name == "numba-loops" else "blas"
     return compiled.CompiledStep(arch, params, max_batch, mode=mode)
 
 
 def _key(arch: Architecture, dtype: np.dtype, max_batch: int, optimizer: Optimizer,
-         among: tuple[str, ...]) -> str:
+         among: tuple[str, ...], steps: int | None = None) -> str:
     act = arch.hidden
     return json.dumps([list(arch.layers), act.name, arch.output, arch.loss, str(dtype),
                        max_batch, optimizer.name, optimizer.weight_decay != 0,
-                       os.cpu_count(), list(among)])
+                       os.cpu_count(), list(among), steps])
 
 
 def cache_path() -> Path:
@@ -99,39 +161,81 @@ def _read_cache() -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
-def _write_cache(key: str, name: str) -> None:
+_unremembered_told = False
+
+
+def _write_cache(key: str, name: str) -> str | None:
+    """Remember a choice in the cache file (atomically, through a symlink); None when written,
+    else why not. Never raises: a read-only home only means measuring again next time."""
     path = cache_path()
     try:
         found = _read_cache()
         found[key] = name
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(found, indent=0))
-        temporary.replace(path)  # whole or not at all, even with two runs at once
-    except OSError:
-        pass  # a read-only home: measure again next time
+        write_file(path, json.dumps(found, indent=0))
+    except HandgradError as error:  # atomic.WriteError: names the file and says why
+        return str(error)
+    except OSError as error:
+        return f"{path}: {error.strerror or error}"
+    return None
+
+
+def _say_unremembered(reason: str, name: str) -> None:
+    """Once a process: the choice could not be written, so a rerun may take another path."""
+    global _unremembered_told
+    if _unremembered_told:
+        return
+    _unremembered_told = True
+    sys.stderr.write(
+        f"handgrad: the measured choice of training step could not be remembered ({reason});"
+        f" a rerun measures again and may take another path, with other numbers. To repeat"
+        f" this run bit for bit pass --backend {name} (run.json's \"step\"), or set"
+        " HANDGRAD_CACHE_DIR to a writable folder\n")
 
 
 def choose(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int,
            optimizer: Optimizer, probe: tuple[np.ndarray, np.ndarray] | None = None,
-           among: tuple[str, ...] = CANDIDATES) -> str:
+           among: tuple[str, ...] = CANDIDATES, steps: int | None = None) -> str:
     """One of `among` ("numpy", "numba-loops", "numba-blas"): the fastest step for these
-    shapes, measured (or remembered from an earlier measurement)."""
+    shapes and a run of `steps` steps, measured (or remembered from an earlier measurement).
+
+    When NumPy is among them and numba's kernels are not loaded yet, the NumPy step is timed
+    first: a run whose NumPy estimate (time × steps) is under FIXED_COST_MARGIN × the compiled
+    path's fixed cost takes NumPy without importing numba."""
     dtype = np.dtype(np.asarray(params["W1"]).dtype)
-    key = _key(arch, dtype, max_batch, optimizer, among)
+    key = _key(arch, dtype, max_batch, optimizer, among, steps)
     if key in _chosen:
         return _chosen[key]
     remembered = _read_cache().get(key)
     if remembered in among:
         _chosen[key] = remembered
         return remembered
+    name = _choose_by_measuring(arch, params, max_batch, optimizer, probe, among, steps)
+    _chosen[key] = name
+    problem = _write_cache(key, name)
+    if problem is not None:
+        _say_unremembered(problem, name)
+    return name
+
+
+def _compiled_loaded() -> bool:
+    from handgrad.train import compiled
+
+    return compiled._kernels is not None
+
+
+def _choose_by_measuring(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int,
+                         optimizer: Optimizer, probe: tuple[np.ndarray, np.ndarray] | None,
+                         among: tuple[str, ...], steps: int | None) -> str:
+    if "numpy" in among and steps is not None and not _compiled_loaded():
+        alone = measure(arch, params, max_batch, optimizer, probe, ("numpy",))
+        if alone["numpy"] * steps < FIXED_COST_MARGIN * COMPILED_FIXED_SECONDS:
+            return "numpy"
     timings = measure(arch, params, max_batch, optimizer, probe, among)
     name = min(timings, key=lambda candidate: timings[candidate])
     compiled_times = [t for candidate, t in timings.items() if candidate != "numpy"]
     if name == "numpy" and compiled_times and min(compiled_times) < timings[name] * (1 + NOISE):
         name = min((c for c in timings if c != "numpy"), key=lambda c: timings[c])
-    _chosen[key] = name
-    _write_cache(key, name)
     return name
 
 
@@ -150,7 +254,7 @@ def measure(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int
     else:
         x, target = probe[0][:max_batch], probe[1][:max_batch]
     candidates: dict[str, Any] = {"numpy": lambda p: FusedStep(arch, p, max_batch)}
-    if compiled.available():
+    if any(name != "numpy" for name in among) and compiled.available():
         candidates["numba-blas"] = lambda p: compiled.CompiledStep(arch, p, max_batch, "blas")
         if compiled.multiply_adds(arch, max_batch) <= LOOPS_PROBE_LIMIT:
             candidates["numba-loops"] = (

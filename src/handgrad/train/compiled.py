@@ -19,8 +19,10 @@ What it changes, and why:
 
 numba is imported when the first compiled step is made, never at package import; its compiled
 code is cached on disk (numba's `cache=True`, in `__pycache__` beside `_kernels.py`, or in
-NUMBA_CACHE_DIR), so only the first run on a machine compiles. Without numba, `available()`
-says why once and training takes the NumPy path.
+NUMBA_CACHE_DIR), so only the first run on a machine compiles. Where numba can write its cache
+nowhere (it refuses `cache=True` then: "no locator available"), `available()` says so once and
+imports the kernels again without the cache: every run compiles them (seconds). Without numba,
+or when even that fails, `available()` says why once and training takes the NumPy path.
 """
 
 from __future__ import annotations
@@ -44,18 +46,40 @@ LOOPS_LIMIT = 400_000  # multiply-adds per step below which `mode=None` takes th
 _kernels: ModuleType | None = None
 _missing: str | None = None
 _told = False
+cache_kernels = True  # read by `_kernels` as it is imported: numba's cache=True
+
+
+def _import_kernels() -> ModuleType:
+    """`_kernels`, with numba's disk cache, or without it where numba can write it nowhere."""
+    global cache_kernels
+    try:
+        from handgrad.train import _kernels as module
+    except ImportError:
+        raise
+    except Exception as error:  # numba refuses cache=True: "cannot cache function ..."
+        if not cache_kernels:
+            raise
+        cache_kernels = False
+        sys.modules.pop("handgrad.train._kernels", None)
+        from handgrad.train import _kernels as module
+
+        sys.stderr.write(f"handgrad: numba cannot cache its compiled code ({error}); the"
+                         " compiled step compiles on every run (set NUMBA_CACHE_DIR to a"
+                         " writable folder)\n")
+    return module
 
 
 def available() -> bool:
-    """Whether numba can be imported; says once on stderr when it cannot."""
+    """Whether numba's kernels can be imported; says once on stderr when they cannot."""
     global _kernels, _missing, _told
     if _kernels is not None:
         return True
     if _missing is None:
         try:
-            from handgrad.train import _kernels as module
-        except ImportError as error:
-            _missing = str(error)
+            module = _import_kernels()
+        except Exception as error:  # no numba (ImportError), or numba failing to load them
+            _missing = f"{type(error).__name__}: {error}" if not isinstance(
+                error, ImportError) else str(error)
         else:
             _kernels = module
             return True

@@ -202,7 +202,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self.smoothing, dtype,  # type: ignore[arg-type]
         )
         fused = make_step(model.arch, model.params, batch, self.backend,  # type: ignore[arg-type]
-                          self._optimizer, probe=(standardized, targets))
+                          self._optimizer, probe=(standardized, targets),
+                          steps=epochs * -(-n // batch))
         rows = fused.prepare(standardized)
         for _ in range(epochs):
             order = self._rng.permutation(n) if self.shuffle else np.arange(n)

@@ -5,7 +5,11 @@ into the step's own buffers and runs the step object (`FusedStep`, `CompiledStep
 as `backend_choice.make_step` picks it: measured, or forced by `backend`) with an `Optimizer`'s
 rule, then measures loss and accuracy on the
 training and validation parts with the reference forward pass (`core.network.forward`).
-Given the same settings and seed, a run is bit-for-bit repeatable on the same machine.
+Given the same settings and seed, a run is bit-for-bit repeatable on the same machine when it
+takes the same step: `backend="auto"` remembers its measured choice in a cache file, and where
+that file cannot be written it says so once on stderr, since a rerun then measures again and
+may take the other path (other rounding). `RunResult.step` (run.json's "step": numpy,
+numba-loops, numba-blas) is itself a `backend` value that takes that path without measuring.
 A feature the run's dtype cannot carry (standardised, or through the network) is a DataError
 naming its row and column, never a NaN loss; `RunResult.to_json` is always valid JSON.
 """
@@ -27,7 +31,7 @@ from handgrad.core.network import Architecture
 from handgrad.errors import HandgradError
 from handgrad.problem import initial_params
 from handgrad.settings import MAX_LAYER_SIZE
-from handgrad.train.backend_choice import BACKENDS, Backend, make_step
+from handgrad.train.backend_choice import BACKENDS, Backend, device_problem, make_step
 from handgrad.train.data import Dataset, Split, fit_standardizer, overflow_error, split, standardize
 from handgrad.train.model import MAX_MODEL_LAYERS, MAX_MODEL_PARAMETERS, Model
 from handgrad.train.optim import Optimizer, OptimizerName, Schedule, ScheduleName
@@ -273,7 +277,8 @@ def train(
         weight_decay=config.weight_decay,
     )
     fused = make_step(arch, params, batch_size, config.backend, optimizer,
-                      probe=(rows["train"], targets["train"]), device=config.device)
+                      probe=(rows["train"], targets["train"]), device=config.device,
+                      steps=config.epochs * -(-len(parts.train) // batch_size))
     model = Model(
         arch, fused.params, standardizer, data.classes, data.feature_names,
         config.label_smoothing, config.smoothing, config.base_learning_rate,
@@ -406,9 +411,10 @@ def _check(config: TrainConfig) -> None:
         problems.append("--patience must be at least 1")
     if config.backend not in BACKENDS:
         problems.append(f"--backend must be one of {', '.join(BACKENDS)}")
-    if not (config.device == "cpu" or config.device.startswith("cuda")):
-        problems.append(f"--device {config.device!r}: cpu, cuda or cuda:N")
-    elif config.device != "cpu" and config.backend in ("numpy", "numba"):
+    device_error = device_problem(config.device)
+    if device_error:
+        problems.append(device_error)
+    elif config.device != "cpu" and config.backend not in ("auto", "torch"):
         problems.append(f"--device {config.device} runs the torch step; --backend"
                         f" {config.backend} runs on the CPU only")
     if problems:

@@ -51,6 +51,15 @@ class Optimizer:
         self._second: list[Any] = []  # Adam's v
         self._scratch: list[Any] = []
 
+    def state_to_numpy(self) -> None:
+        """Make the state NumPy arrays (copies of a torch step's tensors, GPU ones included),
+        for a NumPy or compiled step taking over from a torch one."""
+        for name in ("_first", "_second", "_scratch"):
+            state = getattr(self, name)
+            if any(not isinstance(value, np.ndarray) for value in state):
+                setattr(self, name, [value if isinstance(value, np.ndarray)
+                                     else value.detach().cpu().numpy().copy() for value in state])
+
     def step(self, fused: Any, x: Any, target: Any) -> float:
         """Run the forward/backward step on the batch, update the parameters; return the loss."""
         return float(fused.train(x, target, self))
