@@ -239,6 +239,10 @@ def test_formulas_alone_and_steps_carried_forward(autograder: Path, python3: Pat
         "derivation.dW2", "derivation.db2", "derivation.dW1", "derivation.db1"]
     assert len(tests) == 20 and tests["forward.h1"]["output"] == "missing"
     assert tests["derivation.db2"]["output"].startswith("carried forward")
-    assert result["score"] == 4
+    # the step dz scores nothing, so its mistake is charged at db2, the first scored formula it
+    # reaches (as on the class sheet)
+    assert tests["derivation.db2"]["score"] == 0.0 and "charged here" in tests[
+        "derivation.db2"]["output"]
+    assert result["score"] == 3
     assert "No numbers given." in result["output"]
     assert "dz_sign" in result["output"]  # the step's mistake is in the report

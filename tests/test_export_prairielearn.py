@@ -414,9 +414,13 @@ def test_problem_1_steps_carry_forward_and_blanks_are_format_errors(
     assert steps["partial"]["dz"] == {"score": 0.0, "weight": 0,
                                       "feedback": steps["partial"]["dz"]["feedback"]}
     assert "dz_sign" in steps["partial"]["dz"]["feedback"]
-    assert steps["partial"]["db2"]["score"] == 1.0
+    # db2 is right in terms of the wrong step, but the step scores nothing: the mistake is
+    # charged where it first reaches a scored formula, as on the class sheet (else a wrong dz
+    # would make every formula written with it full marks)
+    assert steps["partial"]["db2"]["score"] == 0.0
     assert steps["partial"]["db2"]["feedback"].startswith("carried forward")
-    assert steps["score"] == 1.0  # the step is not scored; db2 is right in terms of it
+    assert "charged here" in steps["partial"]["db2"]["feedback"]
+    assert steps["score"] == 0.75
     blank = derived["blank"]
     assert blank["errors"] == {"dW1": "Enter a formula for dW1."} and blank["score"] == 0.0
 

@@ -193,3 +193,28 @@ def test_the_class_json_never_holds_nan(tmp_path):
     done = _cli("grade", "homework3", "answers", "-f", "json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["summary"]["mean_percent"] == 100
+
+
+RIGHT_FORMULAS = {
+    "dz": "yhat - ys",
+    "dW2": "a1 @ dz.T",
+    "db2": "dz",
+    "dh1": "(W2 @ dz) * (h1 > 0)",
+    "dW1": "x @ dh1.T",
+    "db1": "dh1",
+}
+
+
+def test_a_scored_step_left_out_is_missing_not_left_out_of_the_maximum():
+    """With dh1 scored, leaving it out must not beat giving it wrong (it was 4/4 against 4/5)."""
+    rubric = Rubric(required=frozenset({"derivation.dW2", "derivation.db2", "derivation.dW1",
+                                        "derivation.db1", "derivation.dh1"}))
+    given = {**RIGHT_FORMULAS, "dh1": "(W2 @ dz) * (h1 > 0)"}
+    left_out = {key: value for key, value in RIGHT_FORMULAS.items() if key != "dh1"}
+    left_out["dW1"] = "outer(x, (W2 @ dz) * (h1 > 0))"
+    left_out["db1"] = "(W2 @ dz) * (h1 > 0)"
+    full = score(grade_document(PROBLEM, {"derivation": given}), rubric)
+    without = score(grade_document(PROBLEM, {"derivation": left_out}), rubric)
+    assert (full.points, full.max_points) == (5, 5)
+    assert (without.points, without.max_points) == (4, 5)
+    assert without.verdicts["derivation.dh1"] == "missing"

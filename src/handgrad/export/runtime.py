@@ -61,6 +61,7 @@ from handgrad.grade.derivation import (  # noqa: E402
     read_one,
 )
 from handgrad.grade.formula import name_latex  # noqa: E402
+from handgrad.grade.records import charged_verdicts  # noqa: E402
 from handgrad.problem import Problem, validate_problem  # noqa: E402
 from handgrad.solver import solve  # noqa: E402
 
@@ -505,11 +506,16 @@ def pl_derivation_grade(data: dict[str, Any], config: Mapping[str, Any]) -> None
                 if (data["submitted_answers"].get(answer["name"]) or "").strip()}
     items = grade_derivation(problem, formulas)
     asked = [item for item in items if is_asked(item.name)]
+    # a formula carried forward from a wrong step that scores nothing is where that mistake
+    # is charged, as on the class sheet (else a wrong dz would make every formula full marks)
+    scored = {item.key for item in asked}
+    verdicts, _ = charged_verdicts(items, scored.__contains__)
     for item in items:
         data["partial_scores"][item.name] = {
-            "score": CREDIT[item.status], "weight": 1 if is_asked(item.name) else 0,
-            "feedback": formula_verdict(item)}
-    data["score"] = (sum(CREDIT[item.status] for item in asked) / len(asked)) if asked else 0.0
+            "score": CREDIT[verdicts[item.key]], "weight": 1 if is_asked(item.name) else 0,
+            "feedback": formula_verdict(item) + _charged_note(item, verdicts)}
+    data["score"] = (sum(CREDIT[verdicts[item.key]] for item in asked) / len(asked)
+                     if asked else 0.0)
     data["feedback"]["report"] = formulas_report(items)
 
 
@@ -575,15 +581,27 @@ def gradescope_results(root: Path) -> dict[str, Any]:
     variant = _pick_variant(index, metadata)
     problem: Problem = validate_problem(variant["problem"], f"problem-{variant['id']}")
     report = grade_file(problem, _answer_file(root / "submission"), _tolerance(index))
+    # carried forward from a wrong step that is not scored: charged here, as on the class sheet
+    scored = {item.key for item in report.items if item.asked}
+    verdicts, _ = charged_verdicts(report.items, scored.__contains__)
     tests = [
-        {"name": f"{item.section}.{item.name}", "score": CREDIT[item.status], "max_score": 1.0,
-         "output": verdict(item)}
+        {"name": item.key, "score": CREDIT[verdicts[item.key]], "max_score": 1.0,
+         "output": verdict(item) + _charged_note(item, verdicts)}
         for item in report.items if item.asked
     ]
     title = str(variant["problem"].get("title") or index.get("title") or DEFAULT_TITLE)
     heading = title if str(variant["id"]) in title else f"{title} (variant {variant['id']})"
     return {"score": sum(test["score"] for test in tests),
             "output": feedback_report(report, heading), "tests": tests}
+
+
+def _charged_note(item: GradeItem, verdicts: Mapping[str, str]) -> str:
+    """Why a carried-forward item scores nothing: the mistake it carries was made in a step
+    that is not scored, so it is charged here."""
+    if item.status == "carried_forward" and verdicts[item.key] == "wrong":
+        return (" It scores 0: the mistake it carries was made in a step that is not scored"
+                " (" + ", ".join(item.inputs) + "), so it is charged here.")
+    return ""
 
 
 def _without_paths(message: str, root: Path) -> str:

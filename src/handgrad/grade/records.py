@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -212,3 +213,30 @@ class GradeReport:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+
+def charged_verdicts(items: Iterable[GradeItem], scored: Callable[[str], bool]
+                     ) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Each item's verdict for scoring (by `key`), and the keys charged.
+
+    A carried-forward item is charged (counts as wrong) when every mistake it carries was made
+    in items that are not scored: that is where the mistake first reaches a scored item, and a
+    mistake must cost something somewhere (else a wrong optional step dz would make every
+    formula written with it full marks). Mistakes are traced through `GradeItem.inputs`.
+    """
+    roots: dict[str, frozenset[str]] = {}  # the wrong items whose error an item carries
+    verdicts: dict[str, str] = {}
+    charged: list[str] = []
+    for item in items:
+        key, verdict = item.key, item.status
+        if item.status == "wrong":
+            roots[key] = frozenset({key})
+        elif item.status == "carried_forward":
+            carried = frozenset().union(*(roots.get(name, frozenset()) for name in item.inputs))
+            if scored(key) and carried and not any(scored(root) for root in carried):
+                charged.append(key)
+                verdict = "wrong"
+                carried = frozenset({key})
+            roots[key] = carried
+        verdicts[key] = verdict
+    return verdicts, tuple(charged)

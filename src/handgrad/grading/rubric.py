@@ -25,6 +25,7 @@ from typing import Any
 
 from handgrad.errors import ProblemError, did_you_mean
 from handgrad.grade import GradeReport, is_asked
+from handgrad.grade.records import charged_verdicts
 from handgrad.text import quoted, shown
 
 RUBRIC_KEYS = ("carried_forward", "default_points", "required", "optional", "points")
@@ -134,33 +135,29 @@ def score(report: GradeReport, rubric: Rubric) -> Score:
     it carries was made in optional quantities: that is where the mistake first reaches a
     scored step. Each step's mistakes are traced through its inputs (`GradeItem.inputs`).
     """
-    roots: dict[str, frozenset[str]] = {}  # the wrong steps whose error a quantity carries
+    verdicts, charged = charged_verdicts(report.items, rubric.is_required)
     earned: dict[str, float] = {}
-    verdicts: dict[str, str] = {}
-    charged: list[str] = []
     for item in report.items:
         key = item.key
         required = rubric.is_required(key)
-        verdict: str = item.status
-        if item.status == "wrong":
-            roots[key] = frozenset({key})
-        elif item.status == "carried_forward":
-            carried = frozenset().union(*(roots.get(name, frozenset()) for name in item.inputs))
-            if required and carried and not any(rubric.is_required(r) for r in carried):
-                charged.append(key)
-                verdict = "wrong"
-                carried = frozenset({key})
-            roots[key] = carried
         if item.status == "missing" and not required:
-            verdict = "not_asked"
-        verdicts[key] = verdict
+            verdicts[key] = "not_asked"
         if required:
+            verdict = verdicts[key]
             points = rubric.points_of(key)
             share = rubric.carried_forward if verdict == "carried_forward" else CREDIT[verdict]
             earned[key] = points * share
+    # a formula the rubric scores that the answer does not give has no item (the derivation
+    # grader lists only the asked dW/db as missing): it is missing and worth 0, so leaving a
+    # scored step out never raises a percent
+    named = {*(rubric.required or ()), *rubric.points}
+    has_formulas = any(item.is_formula for item in report.items)
+    for key in sorted(named - set(verdicts)):
+        if key.startswith("derivation.") and has_formulas and rubric.is_required(key):
+            verdicts[key], earned[key] = "missing", 0.0
     total = sum(earned.values())
     possible = sum(rubric.points_of(key) for key in earned)
-    return Score(total, possible, earned, verdicts, tuple(charged))
+    return Score(total, possible, earned, verdicts, charged)
 
 
 def load_rubric(path: str | Path) -> Rubric:
