@@ -895,7 +895,7 @@ def test_an_unreadable_step_derives_nothing_for_its_dependents() -> None:
     assert items["dz"].cause == "unreadable"
     assert (items["db2"].status, items["db2"].cause) == ("wrong", "undefined_step")
     assert (items["dW2"].status, items["dW2"].cause) == ("wrong", "undefined_step")
-    assert "cannot be read" in items["dW2"].explanation
+    assert "not readable" in items["dW2"].explanation
 
 
 def test_undefined_step_has_words_everywhere() -> None:

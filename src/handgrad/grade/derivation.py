@@ -1108,8 +1108,8 @@ def _undefined_words(undefined: list[tuple[str, str | None]], problem: Problem) 
     used = [gradient_symbol(step) + (f" (through your {through})" if through else "")
             for step, through in undefined]
     steps = _listed([step for step, _ in undefined])
-    return (f"uses {_listed(used)}, which your answer does not derive (a step that cannot be"
-            f" read derives nothing): write this formula in terms of the network's quantities "
+    return (f"uses {_listed(used)}, which your answer does not derive (not given, or not"
+            f" readable): write this formula in terms of the network's quantities "
             f"({_quantities(problem)}) or give {steps} too")
 
 
