@@ -35,15 +35,15 @@ TOPIC = "Backpropagation"
 TAGS = ("handgrad", "backprop")
 NAMESPACE = uuid.UUID("6f1c2a7e-5b0d-4c57-9a59-0d3f5e8b7c21")  # handgrad's, for uuid5
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-SERVER_PY = '''"""handgrad's backpropagation question: a fresh variant from data["variant_seed"],
-graded by handgrad's grader (error carried forward, likely causes). Written by handgrad export."""
+# A question's server.py: its doc line, and the hooks of export/runtime.py it hands each call to.
+SERVER_PY = '''"""{doc}"""
 
 import json
 
-from handgrad.export.runtime import server_hooks
+from handgrad.export.runtime import {hooks}
 
 CONFIG = json.loads({config!r})
-_HOOKS = server_hooks(CONFIG)
+_HOOKS = {hooks}(CONFIG)
 
 
 def generate(data):
@@ -57,6 +57,11 @@ def parse(data):
 def grade(data):
     _HOOKS["grade"](data)
 '''
+BACKPROP_DOC = """handgrad's backpropagation question: a fresh variant from data["variant_seed"],
+graded by handgrad's grader (error carried forward, likely causes). Written by handgrad export."""
+DERIVATION_DOC = """handgrad's Problem 1: the gradients as formulas for a network of the
+exported kind, graded by handgrad's derivation grader for every size. Written by handgrad
+export."""
 
 
 def answer_names(variant: Variant) -> list[dict[str, Any]]:
@@ -172,29 +177,6 @@ def question_config(variants: list[Variant]) -> dict[str, Any]:
     return config
 
 
-DERIVATION_SERVER_PY = '''"""handgrad's Problem 1: the gradients as formulas for a network of the
-exported kind, graded by handgrad's derivation grader for every size. Written by handgrad
-export."""
-
-import json
-
-from handgrad.export.runtime import derivation_hooks
-
-CONFIG = json.loads({config!r})
-_HOOKS = derivation_hooks(CONFIG)
-
-
-def generate(data):
-    _HOOKS["generate"](data)
-
-
-def parse(data):
-    _HOOKS["parse"](data)
-
-
-def grade(data):
-    _HOOKS["grade"](data)
-'''
 
 
 def derivation_config(variants: list[Variant], config: dict[str, Any]) -> dict[str, Any]:
@@ -276,10 +258,12 @@ def course_files(variants: list[Variant]) -> dict[str, str | bytes]:
         "infoCourse.json": json.dumps(info_course, indent=2, ensure_ascii=False) + "\n",
         f"questions/{QID}/info.json": json.dumps(info_question, indent=2) + "\n",
         f"questions/{QID}/question.html": question_html(config),
-        f"questions/{QID}/server.py": SERVER_PY.format(config=config_text),
+        f"questions/{QID}/server.py": SERVER_PY.format(
+            doc=BACKPROP_DOC, hooks="server_hooks", config=config_text),
         f"questions/{DERIVATION_QID}/info.json": json.dumps(info_derivation, indent=2) + "\n",
         f"questions/{DERIVATION_QID}/question.html": derivation_html(formulas),
-        f"questions/{DERIVATION_QID}/server.py": DERIVATION_SERVER_PY.format(
+        f"questions/{DERIVATION_QID}/server.py": SERVER_PY.format(
+            doc=DERIVATION_DOC, hooks="derivation_hooks",
             config=json.dumps(formulas, ensure_ascii=False, sort_keys=True)),
     }
     files.update(vendored_files("serverFilesCourse/"))
