@@ -83,3 +83,26 @@ def test_the_command(tmp_path):
     assert sheet["notes"]["backward.dW2"].startswith("∂L/∂W2 = a1 (∂L/∂z)ᵀ")
     refused = runner.invoke(template, [str(tmp_path)])
     assert refused.exit_code != 0 and "a folder" in str(refused.exception)
+
+
+def test_the_sheet_offers_problem_1_commented_out_and_it_grades_when_filled_in():
+    """An answer of numbers alone stays one (the section is commented out); deleting the "# "
+    before [derivation] and the lines answered has the formulas graded."""
+    problem = validate_problem(SEED_DOC, "homework3")
+    sheet = template_toml(solve(problem), "homework3")
+    assert "derivation" not in tomllib.loads(sheet)
+    right = {"dW2": '"outer(a1, yhat - ys)"', "db2": '"yhat - ys"',
+             "dW1": '"outer(x, (W2 @ (yhat - ys)) * (h1 > 0))"',
+             "db1": "'\\mathbf{1}[h_1 > 0] \\odot W_2 (\\hat{y} - y^{s})'"}
+    lines = []
+    for line in sheet.splitlines():
+        if line == "# [derivation]":
+            line = "[derivation]"
+        for name, formula in right.items():
+            if line.startswith(f'# {name} = ""'):
+                line = f"{name} = {formula}"
+        lines.append(line)
+    document = tomllib.loads("\n".join(lines))
+    assert set(document["derivation"]) == set(right)
+    report = grade_document(problem, {"derivation": document["derivation"]})
+    assert [item.status for item in report.formulas] == ["correct"] * 4

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from handgrad.grade import SECTIONS, is_asked
+from handgrad.grade import derivation as formulas
 from handgrad.solution import Quantity, Solution
 from handgrad.text import shown
 
@@ -82,7 +83,25 @@ def template_toml(solution: Solution, problem_name: str = "PROBLEM") -> str:
         lines += ["", f"[{section}]"]
         for name, value in document[section].items():
             lines += [f"# {notes[f'{section}.{name}']}", f"{name} = {_toml(value)}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _derivation_lines(solution)) + "\n"
+
+
+def _derivation_lines(solution: Solution) -> list[str]:
+    """Problem 1's section, commented out: a section left empty would be an error, and an
+    answer of numbers alone is graded as one."""
+    lines = [
+        "",
+        "# Problem 1 (optional): to have your gradient formulas graded too, delete the \"# \"",
+        "# before [derivation] and before each line you answer, and write the formula as a",
+        "# string, NumPy-like (\"W1.T @ x + b1\") or LaTeX ('W_1^\\top x + b_1'); vectors are",
+        "# columns. The steps (∂L/∂z, ∂L/∂h, ...) are optional; a formula may use those you",
+        "# give.",
+        "# [derivation]",
+    ]
+    for name in formulas.derivation_names(solution.problem):
+        optional = "" if formulas.is_asked(name) else " (a step: optional)"
+        lines.append(f'# {name} = ""  # {formulas.gradient_symbol(name)}{optional}')
+    return lines
 
 
 def _toml(value: Any) -> str:
