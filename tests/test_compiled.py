@@ -17,14 +17,13 @@ import numpy as np
 import pytest
 
 from handgrad.core import network, ops
-from handgrad.core.network import Architecture
 from handgrad.train import compiled
 from handgrad.train.backend_choice import make_step
 from handgrad.train.data import load_dataset
 from handgrad.train.loop import TrainConfig, train
 from handgrad.train.optim import Optimizer
-from tests.test_fused import ACTIVATIONS, HEADS, _problem
-from tests.test_optim import _torch_run
+from tests.test_fused import ACTIVATIONS, HEADS, _problem, relu_kink_problem
+from tests.test_optim import OPTIMIZER_CASES, _torch_run
 
 pytest.importorskip("numba")
 
@@ -38,11 +37,12 @@ def _private_choice_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HANDGRAD_CACHE_DIR", str(tmp_path))
 
 
-@pytest.mark.parametrize(
-    ("act", "head", "reduction", "layers"),
-    list(itertools.product(COMPILED_ACTIVATIONS, HEADS, ["mean", "sum"],
-                           [(3, 4), (3, 5, 4), (4, 6, 5, 3)])),
-)
+# every activation × head × reduction × depth 1-3, for each path against the reference
+REFERENCE_CASES = list(itertools.product(COMPILED_ACTIVATIONS, HEADS, ["mean", "sum"],
+                                         [(3, 4), (3, 5, 4), (4, 6, 5, 3)]))
+
+
+@pytest.mark.parametrize(("act", "head", "reduction", "layers"), REFERENCE_CASES)
 def test_compiled_step_equals_reference(act, head, reduction, layers):
     """Loss, ŷ and every gradient, both modes: float64 to 1e-10, float32 against float64."""
     arch, params, x, target = _problem(layers, act, head, reduction, batch=7)
@@ -69,12 +69,7 @@ def test_compiled_step_equals_reference(act, head, reduction, layers):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_relu_at_exact_zero_uses_the_convention(mode):
-    act = ops.Activation("relu", relu_grad_at_zero=1.0)
-    arch = Architecture((1, 2, 2), act, "softmax", "in_out", "cross_entropy", "mean")
-    params = {"W1": np.array([[1.0, 0.0]]), "b1": np.zeros(2),
-              "W2": np.array([[1.0, 2.0], [3.0, -1.0]]), "b2": np.zeros(2)}
-    x, target = np.array([[2.0]]), np.array([[0.0, 1.0]])
-    reference = network.backward(network.forward(params, x, target, arch), arch).grads
+    arch, params, x, target, reference = relu_kink_problem()
     step = compiled.CompiledStep(arch, params, max_batch=1, mode=mode)
     step.run(x, target)
     assert reference["db1"][1] != 0  # the kink is really exercised
@@ -96,14 +91,6 @@ def test_batches_of_other_sizes_and_large_logits(mode):
         step.run(np.zeros((41, 6)), np.zeros((41, 8)))
 
 
-OPTIMIZER_CASES = [
-    ("sgd", {"learning_rate": 0.2}),
-    ("sgd", {"learning_rate": 0.2, "weight_decay": 0.05}),
-    ("momentum", {"learning_rate": 0.1, "momentum": 0.9}),
-    ("nesterov", {"learning_rate": 0.1, "momentum": 0.8, "weight_decay": 0.01}),
-    ("adam", {"learning_rate": 0.01}),
-    ("adam", {"learning_rate": 0.01, "weight_decay": 0.1}),
-]
 
 
 @pytest.mark.parametrize(("name", "kwargs"), OPTIMIZER_CASES)

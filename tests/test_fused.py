@@ -54,14 +54,22 @@ def test_fused_step_equals_reference_float64(act, head, reduction, layers):
         np.testing.assert_allclose(fused.yhat, reference_fwd.yhat, rtol=1e-12, atol=1e-15)
 
 
-def test_relu_at_exact_zero_uses_the_convention():
-    """A pre-activation of exactly 0 takes ReLU′(0) from the settings, as the reference does."""
+def relu_kink_problem() -> tuple[Architecture, dict[str, np.ndarray], np.ndarray, np.ndarray,
+                                 dict[str, np.ndarray]]:
+    """A 1-2-2 ReLU net whose second hidden pre-activation is exactly 0 (ReLU′(0) = 1 set),
+    with the reference gradients: (arch, params, x, target, reference)."""
     act = ops.Activation("relu", relu_grad_at_zero=1.0)
     arch = Architecture((1, 2, 2), act, "softmax", "in_out", "cross_entropy", "mean")
     params = {"W1": np.array([[1.0, 0.0]]), "b1": np.zeros(2),
               "W2": np.array([[1.0, 2.0], [3.0, -1.0]]), "b2": np.zeros(2)}
     x, target = np.array([[2.0]]), np.array([[0.0, 1.0]])
     reference = network.backward(network.forward(params, x, target, arch), arch).grads
+    return arch, params, x, target, reference
+
+
+def test_relu_at_exact_zero_uses_the_convention():
+    """A pre-activation of exactly 0 takes ReLU′(0) from the settings, as the reference does."""
+    arch, params, x, target, reference = relu_kink_problem()
     fused = FusedStep(arch, params, max_batch=1)
     fused.run(x, target)
     assert reference["db1"][1] != 0  # the kink is really exercised

@@ -96,17 +96,17 @@ def _torch_run(name: str, kwargs: dict, steps: int, dtype, make=FusedStep):
     return fused, ours, theirs, final
 
 
-@pytest.mark.parametrize(
-    ("name", "kwargs"),
-    [
-        ("sgd", {"learning_rate": 0.2}),
-        ("sgd", {"learning_rate": 0.2, "weight_decay": 0.05}),
-        ("momentum", {"learning_rate": 0.1, "momentum": 0.9}),
-        ("nesterov", {"learning_rate": 0.1, "momentum": 0.8, "weight_decay": 0.01}),
-        ("adam", {"learning_rate": 0.01}),
-        ("adam", {"learning_rate": 0.01, "weight_decay": 0.1}),
-    ],
-)
+OPTIMIZER_CASES = [  # every rule, with and without weight decay (shared by the backends' tests)
+    ("sgd", {"learning_rate": 0.2}),
+    ("sgd", {"learning_rate": 0.2, "weight_decay": 0.05}),
+    ("momentum", {"learning_rate": 0.1, "momentum": 0.9}),
+    ("nesterov", {"learning_rate": 0.1, "momentum": 0.8, "weight_decay": 0.01}),
+    ("adam", {"learning_rate": 0.01}),
+    ("adam", {"learning_rate": 0.01, "weight_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZER_CASES)
 def test_optimizers_match_torch_step_for_step(name, kwargs):
     fused, ours, theirs, final = _torch_run(name, kwargs, steps=25, dtype=np.float64)
     np.testing.assert_allclose(ours, theirs, rtol=1e-10)

@@ -4,28 +4,22 @@ The CUDA graph path runs only where torch sees a GPU (bench/gpu.py measures it t
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
 from handgrad.core import network
 from handgrad.train.data import load_dataset
 from handgrad.train.loop import TrainConfig, train
-from tests.test_compiled import COMPILED_ACTIVATIONS, OPTIMIZER_CASES
+from tests.test_compiled import REFERENCE_CASES
 from tests.test_fused import ACTIVATIONS, HEADS, _problem
-from tests.test_optim import _torch_run
+from tests.test_optim import OPTIMIZER_CASES, _torch_run
 
 torch = pytest.importorskip("torch")
 
 from handgrad.train.torch_backend import TorchNamespace, TorchStep  # noqa: E402
 
 
-@pytest.mark.parametrize(
-    ("act", "head", "reduction", "layers"),
-    list(itertools.product(COMPILED_ACTIVATIONS, HEADS, ["mean", "sum"],
-                           [(3, 4), (3, 5, 4), (4, 6, 5, 3)])),
-)
+@pytest.mark.parametrize(("act", "head", "reduction", "layers"), REFERENCE_CASES)
 def test_torch_step_equals_reference(act, head, reduction, layers):
     arch, params, x, target = _problem(layers, act, head, reduction, batch=7)
     fwd = network.forward(params, x, target, arch)
