@@ -36,7 +36,8 @@ scikit-learn initialises), warms up for at least 3 calls and 0.2 s, then times s
 time.perf_counter until the budget is spent (at least 5, at most 20000 calls) and reports the
 median. Thread counts are each library's default on all cores (torch.set_num_threads(cpu_count));
 OPENBLAS_*/OMP_*/MKL_* variables are not touched, only recorded, unless `--threads N` sets them
-(and torch's count) for every worker.
+(and torch's count) for every worker and pins each worker to N CPUs (XLA reads no variable:
+its pool would take every core).
 
 Run (the peers come with `pip install -e .[bench]`; a peer that is not installed is skipped):
 
@@ -341,8 +342,22 @@ def measure(step: Step, budget: float) -> dict[str, Any]:
     }
 
 
+def pin_to_threads() -> list[int] | None:
+    """With --threads N, keep this worker on N CPUs. The thread-count variables reach OpenBLAS,
+    MKL and torch, but not XLA, whose own pool takes every core: without the pin, jax.jit ran on
+    two cores while the others ran on one (it measured 4.1 ms at mnist1024 float32 where,
+    pinned, it takes 6.2 ms)."""
+    wanted = os.environ.get("HANDGRAD_BENCH_THREADS")
+    if not wanted or not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))[: int(wanted)]
+    os.sched_setaffinity(0, cpus)
+    return cpus
+
+
 def worker(impl: str, config: str, dtype: str, budget: float) -> dict[str, Any]:
     warnings.simplefilter("ignore")
+    pinned = {"cpus": pin_to_threads()}
     try:
         builder = BUILDERS[impl]
         data = make_data(config, dtype)
@@ -350,7 +365,7 @@ def worker(impl: str, config: str, dtype: str, budget: float) -> dict[str, Any]:
             step, info = builder(data, dtype)
         except ImportError as exc:
             return {"skipped": f"{impl} not importable: {exc}"}
-        return {**info, **measure(step, budget), "impl_is_default": impl == "handgrad"}
+        return {**info, **pinned, **measure(step, budget), "impl_is_default": impl == "handgrad"}
     except Exception as exc:  # report, never crash the table
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -432,6 +447,9 @@ def machine_info() -> dict[str, Any]:
     prefixes = ("OPENBLAS_", "OMP_", "MKL_", "XLA_", "GOTO", "HANDGRAD_BENCH_")
     env = {key: value for key, value in os.environ.items() if key.startswith(prefixes)}
     info["env"] = env or "none set"
+    if env.get("HANDGRAD_BENCH_THREADS") and hasattr(os, "sched_getaffinity"):
+        wanted = int(env["HANDGRAD_BENCH_THREADS"])
+        info["each worker pinned to CPUs"] = str(sorted(os.sched_getaffinity(0))[:wanted])
     return info
 
 
@@ -561,7 +579,8 @@ def main() -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        help="threads for every library (OPENBLAS/OMP/MKL_NUM_THREADS and torch's), default all"
+        help="threads for every library (OPENBLAS/OMP/MKL_NUM_THREADS, torch's, and each worker"
+        " pinned to that many CPUs, which is what holds XLA to it), default all"
         " cores: 1 keeps the comparison fair on a machine other work shares, where a BLAS"
         " that waits for all its threads at every product is slowed many times over",
     )

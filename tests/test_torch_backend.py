@@ -11,7 +11,7 @@ from handgrad.core import network
 from handgrad.train.data import load_dataset
 from handgrad.train.loop import TrainConfig, train
 from tests.test_compiled import REFERENCE_CASES
-from tests.test_fused import ACTIVATIONS, HEADS, _problem
+from tests.test_fused import ACTIVATIONS, HEADS, _problem, relu_kink_problem
 from tests.test_optim import OPTIMIZER_CASES, _torch_run
 
 torch = pytest.importorskip("torch")
@@ -37,6 +37,32 @@ def test_torch_step_equals_reference(act, head, reduction, layers):
     for name, expected in reference.items():
         np.testing.assert_allclose(step32.grads[name], expected, rtol=2e-3, atol=2e-5,
                                    err_msg=f"float32 {name}")
+
+
+def test_relu_at_exact_zero_uses_the_convention():
+    arch, params, x, target, reference = relu_kink_problem()
+    step = TorchStep(arch, params, max_batch=1)
+    step.run(x, target)
+    assert reference["db1"][1] != 0  # the kink is really exercised
+    np.testing.assert_allclose(step.grads["db1"], reference["db1"], rtol=1e-14)
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS, ids=lambda act: act.name)
+def test_batches_of_other_sizes_reuse_the_buffers(act):
+    """The step's own buffers (h, a, ∂L/∂a, ŷ) hold the largest batch; smaller batches use
+    their first rows, and a larger batch after a smaller one leaves nothing stale."""
+    arch, params, x, target = _problem((6, 9, 7, 8), act, HEADS[0], "mean", batch=40)
+    x *= 20  # logits far apart: the row maxima matter
+    step = TorchStep(arch, params, max_batch=40)
+    for rows in (slice(0, 40), slice(0, 1), slice(3, 20), slice(0, 40)):
+        fwd = network.forward(params, x[rows], target[rows], arch)
+        expected = network.backward(fwd, arch).grads
+        assert step.run(x[rows], target[rows]) == pytest.approx(float(fwd.loss), rel=1e-12)
+        for name, value in expected.items():
+            np.testing.assert_allclose(step.grads[name], value, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(step.yhat, fwd.yhat, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="1 to 40"):
+        step.run(np.zeros((41, 6)), np.zeros((41, 8)))
 
 
 @pytest.mark.parametrize(("name", "kwargs"), OPTIMIZER_CASES)

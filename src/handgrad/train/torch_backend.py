@@ -1,12 +1,15 @@
 """The torch step: the same formulas on torch tensors, on the CPU or a CUDA GPU, no autograd.
 
-The hidden activations and output functions are the table's own (`core.activations`: each
-rule takes the array namespace `xp`), run here through `TorchNamespace`, a thin torch spelling
-of the Array API subset those rules use. The losses, the backward pass and the update are
-`core.ops`', `core.network`'s and `optim`'s formulas written with torch operations (tests check
-every activation, output, loss, reduction, depth and dtype against the reference path, and the
-optimizers against torch.optim). Autograd is off throughout: every gradient is the hand-written
-one.
+The output functions are the table's own (`core.activations`: each rule takes the array
+namespace `xp`), run here through `TorchNamespace`, a thin torch spelling of the Array API subset
+those rules use. The hidden activations are the table's formulas written with torch's own
+kernels (`HIDDEN`): on the CPU, torch.where and masked_fill over a boolean mask run some eight
+times slower than an arithmetic pass (1.2 ms against 0.15 ms for 1024 × 256 float64, one thread),
+so the table's where-based rules would cost a large step more than its smallest matrix products.
+The losses, the backward pass and the update are `core.ops`', `core.network`'s and `optim`'s
+formulas written with torch operations (tests check every activation, output, loss, reduction,
+depth and dtype against the reference path, and the optimizers against torch.optim). Autograd is
+off throughout: every gradient is the hand-written one.
 
 On a GPU the whole step (forward, loss, backward, update) of a full batch is captured once as
 a CUDA graph and replayed: one launch per step instead of some forty kernels, each of which
@@ -20,12 +23,12 @@ handed to the table's rules directly, so nothing in core changes.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from handgrad.core.activations import OUTPUTS
+from handgrad.core.activations import OUTPUTS, Activation
 from handgrad.core.network import Architecture
 
 if TYPE_CHECKING:
@@ -52,6 +55,36 @@ class TorchNamespace:
 
     def max(self, x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
         return x.max() if axis is None else x.amax(dim=axis, keepdim=keepdims)
+
+
+def _relu_backward(torch: Any, da: Any, h: Any, a: Any, act: Activation) -> Any:
+    """∂L/∂a ⊙ ReLU′(h), in place in `da`: ∂L/∂a where h > 0, 0 where h < 0, at_zero·∂L/∂a at
+    h = 0."""
+    aten = torch.ops.aten
+    if not act.relu_grad_at_zero:
+        return aten.threshold_backward.grad_input(da, h, 0, grad_input=da)
+    at_zero = torch.eq(h, 0).to(da.dtype).mul_(da).mul_(act.relu_grad_at_zero)
+    return aten.threshold_backward.grad_input(da, h, 0, grad_input=da).add_(at_zero)
+
+
+# name: (a = f(h) written into `out`, ∂L/∂h = ∂L/∂a ⊙ f′(h) written over ∂L/∂a), the formulas
+# of core.activations.ACTIVATIONS; every one writes into the step's own buffers (at `wide`, a
+# fresh 16 MB array costs more than the pass that fills it)
+HIDDEN: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    "relu": (lambda torch, h, act, out: torch.clamp_min(h, 0, out=out), _relu_backward),
+    "leaky_relu": (
+        lambda torch, h, act, out: torch._C._nn.leaky_relu(h, act.leaky_slope, out=out),
+        # ∂L/∂a where h > 0, α·∂L/∂a elsewhere (α at 0, as the table)
+        lambda torch, da, h, a, act: torch.ops.aten.leaky_relu_backward.grad_input(
+            da, h, act.leaky_slope, False, grad_input=da)),
+    "sigmoid": (lambda torch, h, act, out: torch.sigmoid(h, out=out),
+                lambda torch, da, h, a, act: torch.ops.aten.sigmoid_backward.grad_input(
+                    da, a, grad_input=da)),  # ∂L/∂a · a(1 − a)
+    "tanh": (lambda torch, h, act, out: torch.tanh(h, out=out),
+             lambda torch, da, h, a, act: torch.ops.aten.tanh_backward.grad_input(
+                 da, a, grad_input=da)),  # ∂L/∂a · (1 − a²)
+    "identity": (lambda torch, h, act, out: h, lambda torch, da, h, a, act: da),
+}
 
 
 class TorchStep:
@@ -93,6 +126,10 @@ class TorchStep:
         self._g = [torch.zeros_like(w) for w in self._w]
         self._first = [torch.zeros_like(w) for w in self._w]
         self._second = [torch.zeros_like(w) for w in self._w]
+        # the update's own buffers, made by _bind for the rules that need them (before any
+        # CUDA graph capture): g + λθ with weight decay; Adam's and Nesterov's term
+        self._decayed: list[Any] = [None] * len(self._w)
+        self._scratch: list[Any] = [None] * len(self._w)
         cpu = self.device.type == "cpu"
         self.weights = [w.numpy() if cpu else w.cpu().numpy() for w in self._w]
         self.weight_grads = [g.numpy() if cpu else g.cpu().numpy() for g in self._g]
@@ -114,6 +151,10 @@ class TorchStep:
         self._t = torch.zeros((), **scalars)
         self._loss = torch.zeros((), **scalars)
         self._yhat = torch.zeros((max_batch, sizes[-1]), **on)
+        hidden = sizes[1:-1]  # per hidden layer: h, a = f(h), and ∂L/∂a then ∂L/∂h
+        self._h = [torch.zeros((max_batch, width), **on) for width in hidden]
+        self._a = [torch.zeros((max_batch, width), **on) for width in hidden]
+        self._da = [torch.zeros((max_batch, width), **on) for width in hidden]
         self._batch = max_batch
         self._bound: Any = None
         self._lr_value = np.nan
@@ -210,6 +251,10 @@ class TorchStep:
             self._t.fill_(optimizer.steps)
             if self._bound is not None:
                 self._graph = None  # another rule: capture again
+        if optimizer.weight_decay and self._decayed[0] is None:
+            self._decayed = [self.torch.zeros_like(w) for w in self._w]
+        if optimizer.name in ("adam", "nesterov") and self._scratch[0] is None:
+            self._scratch = [self.torch.zeros_like(w) for w in self._w]
         self._lr.fill_(optimizer.learning_rate)
         self._bound = optimizer
         self._lr_value = optimizer.learning_rate
@@ -238,24 +283,24 @@ class TorchStep:
         """The step's formulas on tensors (graph-safe: no host sync, no data-dependent branch)."""
         torch, xp, arch = self.torch, self.xp, self.arch
         act = arch.hidden
+        forward, backward = HIDDEN[act.name]
         x, target = self._x[:batch], self._target[:batch]
         depth = len(self._w)
         hs, acts = [], []
         inputs = x
         for layer in range(depth - 1):
             w = self._w[layer]
-            h = torch.addmm(w[-1], inputs, w[:-1])  # h = aW + b
-            inputs = act.rule.forward(xp, h, act)
+            h = torch.addmm(w[-1], inputs, w[:-1], out=self._h[layer][:batch])  # h = aW + b
+            inputs = forward(torch, h, act, self._a[layer][:batch])
             hs.append(h)
             acts.append(inputs)
         z = torch.addmm(self._w[-1][-1], inputs, self._w[-1][:-1])
         scale = grad_scale / batch if arch.reduction == "mean" else grad_scale
         if arch.fused_softmax_cross_entropy:
-            shifted = z - z.amax(dim=1, keepdim=True)
-            log_yhat = shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
+            log_yhat = torch.log_softmax(z, dim=1)  # z − max − log Σ exp(z − max), per row
             per_instance = -(target * log_yhat).sum(dim=1)
-            yhat = torch.exp(log_yhat)
-            dz = (yhat - target) * scale  # ŷ − yˢ: valid as every row of yˢ sums to 1
+            yhat = torch.exp(log_yhat, out=self._yhat[:batch])
+            dz = (yhat - target).mul_(scale)  # ŷ − yˢ: valid as every row of yˢ sums to 1
         else:
             rule = OUTPUTS[arch.output]
             yhat = rule.forward(xp, z)
@@ -264,7 +309,8 @@ class TorchStep:
             dz = rule.backward(xp, diff * scale, yhat)
         loss = per_instance.sum(dtype=torch.float64)
         self._loss.copy_(loss / batch if arch.reduction == "mean" else loss)
-        self._yhat[:batch].copy_(yhat)
+        if yhat.data_ptr() != self._yhat.data_ptr():
+            self._yhat[:batch].copy_(yhat)
         upstream = dz
         for layer in range(depth - 1, -1, -1):
             below = x if layer == 0 else acts[layer - 1]
@@ -272,14 +318,17 @@ class TorchStep:
             torch.mm(below.T, upstream, out=grad[:-1])  # ∂L/∂W = aᵀ ∂L/∂h
             torch.sum(upstream, dim=0, out=grad[-1])  # ∂L/∂b = Σ rows
             if layer > 0:
-                da = upstream @ self._w[layer][:-1].T  # ∂L/∂a = ∂L/∂h Wᵀ
-                h, a = hs[layer - 1], acts[layer - 1]
-                upstream = da * act.rule.derivative(xp, h, a, act)
+                da = torch.mm(upstream, self._w[layer][:-1].T,
+                              out=self._da[layer - 1][:batch])  # ∂L/∂a = ∂L/∂h Wᵀ
+                upstream = backward(torch, da, hs[layer - 1], acts[layer - 1], act)
         if optimizer is not None:
             self._update(optimizer)
 
     def _update(self, optimizer: Optimizer) -> None:
-        """torch.optim's rules (see `optim`), with t and η in device tensors."""
+        """torch.optim's rules (see `optim`), with t and η in device tensors, each written as
+        in-place passes into the step's own buffers: a temporary as large as W1 costs more than
+        the arithmetic (fresh pages from the system at every step; 26 ms of a 300 ms step at
+        `wide` float64 when written g * lr)."""
         torch = self.torch
         self._t.add_(1)
         dtype = self.tdtype
@@ -293,14 +342,23 @@ class TorchStep:
             root2 = torch.sqrt(correction2).to(dtype)
             step = (self._lr / correction1).to(dtype)
         first = torch.where(self._t > 1, torch.full_like(self._t, mu), 0.0).to(dtype)
-        for theta, grad, m, v in zip(self._w, self._g, self._first, self._second, strict=True):
-            g = grad + decay * theta if decay else grad
+        for theta, grad, m, v, g, u in zip(self._w, self._g, self._first, self._second,
+                                           self._decayed, self._scratch, strict=True):
+            if decay:
+                g = torch.add(grad, theta, alpha=decay, out=g)  # g + λθ
+            else:
+                g = grad
             if optimizer.name == "sgd":
-                theta.sub_(g * lr)
+                theta.addcmul_(g, lr, value=-1)  # θ − η g
             elif optimizer.name == "adam":
-                m.mul_(b1).add_(g * (1 - b1))
-                v.mul_(b2).add_(g * g * (1 - b2))
-                theta.sub_(m / (torch.sqrt(v) / root2 + optimizer.eps) * step)
+                m.mul_(b1).add_(g, alpha=1 - b1)  # β₁m + (1 − β₁)g
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)  # β₂v + (1 − β₂)g²
+                torch.sqrt(v, out=u).div_(root2).add_(optimizer.eps)
+                torch.div(m, u, out=u)  # m / (√v / √(1 − β₂ᵗ) + ε)
+                theta.addcmul_(u, step, value=-1)  # θ − η/(1 − β₁ᵗ) · that
             else:
                 m.mul_(first).add_(g)  # v = g at the first step, μv + g after
-                theta.sub_(((m * mu + g) if optimizer.name == "nesterov" else m) * lr)
+                if optimizer.name == "nesterov":
+                    theta.addcmul_(torch.add(g, m, alpha=mu, out=u), lr, value=-1)  # g + μv
+                else:
+                    theta.addcmul_(m, lr, value=-1)
