@@ -344,10 +344,7 @@ class TorchStep:
         first = torch.where(self._t > 1, torch.full_like(self._t, mu), 0.0).to(dtype)
         for theta, grad, m, v, g, u in zip(self._w, self._g, self._first, self._second,
                                            self._decayed, self._scratch, strict=True):
-            if decay:
-                g = torch.add(grad, theta, alpha=decay, out=g)  # g + λθ
-            else:
-                g = grad
+            g = torch.add(grad, theta, alpha=decay, out=g) if decay else grad  # g + λθ
             if optimizer.name == "sgd":
                 theta.addcmul_(g, lr, value=-1)  # θ − η g
             elif optimizer.name == "adam":
