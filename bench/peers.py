@@ -11,16 +11,20 @@ which slows every matrix product and would make the comparison meaningless).
 Implementations:
 
 - handgrad: the step `handgrad train` would take for these shapes (`backend_choice.make_step`,
-  backend auto: NumPy's `FusedStep` or the compiled `CompiledStep`, loops or BLAS, whichever
-  its probe measures fastest; the probe runs while building, outside the timing) +
+  backend auto: NumPy's `FusedStep` or the compiled `CompiledStep` (loops, BLAS or, where
+  torch is installed and the step is large, BLAS through torch's products), whichever its
+  probe measures fastest; the probe runs while building, outside the timing) +
   `Optimizer("sgd")`; the batch lies in the step's own buffers (`batch_buffers`), where the
   training loop gathers it, filled outside the timing; step = `train`, which returns the loss
   as a Python float.
-- handgrad-numpy, handgrad-numba, handgrad-torch: each backend forced (`--backend`): the NumPy
-  fused path; the compiled step (its loops and BLAS modes measured, the faster kept); the torch
+- handgrad-numpy, handgrad-numba, handgrad-blas-torch, handgrad-torch: each backend forced
+  (`--backend`): the NumPy fused path; the compiled step (its loops and BLAS modes measured, the
+  faster kept); the compiled step with torch's matrix products (numba-blas-torch); the torch
   step (the same formulas on CPU torch tensors, no autograd, eager).
 - floor:    only the five matrix products a step cannot avoid (h = xW1, z = hW2, dW2 = hᵀdz,
   da = dz W2ᵀ, dW1 = xᵀda), NumPy with preallocated `out=` buffers: the lower limit.
+- floor-torch: the same five products through torch's BLAS (torch.mm, `out=` tensors): the
+  lower limit of a path that runs on torch.
 - torch:    eager nn.Sequential(Linear, ReLU, Linear), CrossEntropyLoss(label_smoothing=0.1) on
   integer labels, optim.SGD; step = zero_grad, forward, loss, backward, step, loss.item().
 - jax:      jax.jit of the whole step (value_and_grad, log_softmax, SGD; params donated),
@@ -74,8 +78,8 @@ CONFIGS: dict[str, tuple[int, int, int, int]] = {  # name: (d, n, q, batch)
     "mnist1024": (784, 256, 10, 1024),
     "wide": (1024, 4096, 1000, 512),
 }
-IMPLS = ("handgrad", "handgrad-numpy", "handgrad-numba", "handgrad-torch", "floor", "torch", "jax",
-         "sklearn")
+IMPLS = ("handgrad", "handgrad-numpy", "handgrad-numba", "handgrad-blas-torch", "handgrad-torch",
+         "floor", "floor-torch", "torch", "jax", "sklearn")
 DTYPES = ("float32", "float64")
 QUICK_CONFIGS = ("tiny", "small", "mnist1024")
 QUICK_BUDGET = 0.25
@@ -129,6 +133,8 @@ def build_handgrad(data: dict[str, Any], dtype: str, backend: str = "auto"
     started = time.perf_counter()
     fused = make_step(arch, params, batch, backend, opt, probe=(data["x"], data["ys"]))  # type: ignore[arg-type]
     chosen_s = time.perf_counter() - started
+    if "torch" in sys.modules:  # its products (blas-torch, or the torch step): --threads too
+        sys.modules["torch"].set_num_threads(_threads())
     xb, yb = fused.batch_buffers(batch)
     xb[...] = fused.prepare(data["x"])
     yb[...] = data["ys"]
@@ -150,10 +156,11 @@ def build_handgrad_numba(data: dict[str, Any], dtype: str) -> tuple[Step, dict[s
     return build_handgrad(data, dtype, "numba")
 
 
-def build_handgrad_torch(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
-    import torch
+def build_handgrad_blas_torch(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    return build_handgrad(data, dtype, "numba-blas-torch")
 
-    torch.set_num_threads(_threads())
+
+def build_handgrad_torch(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
     return build_handgrad(data, dtype, "torch")
 
 
@@ -184,6 +191,35 @@ def build_floor(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]
         return 0.0
 
     return step, {"dtype_used": dtype, "note": "five matrix products only, no loss"}
+
+
+def build_floor_torch(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    """The same five products through torch's BLAS (torch.mm into out= tensors): the floor of
+    a path that runs on torch."""
+    import torch
+
+    torch.set_num_threads(_threads())
+    d, n, q, batch = data["sizes"]
+    rng = np.random.default_rng(SEED + 1)
+    x, w1 = torch.from_numpy(data["x"]), torch.from_numpy(data["params"]["W1"])
+    w2 = torch.from_numpy(data["params"]["W2"])
+    dz = torch.from_numpy((rng.standard_normal((batch, q)) / batch).astype(dtype))
+    tdtype = x.dtype
+    h, z = torch.empty((batch, n), dtype=tdtype), torch.empty((batch, q), dtype=tdtype)
+    dw2, da = torch.empty((n, q), dtype=tdtype), torch.empty((batch, n), dtype=tdtype)
+    dw1 = torch.empty((d, n), dtype=tdtype)
+    mm = torch.mm
+
+    def step() -> float:
+        mm(x, w1, out=h)
+        mm(h, w2, out=z)
+        mm(h.T, dz, out=dw2)
+        mm(dz, w2.T, out=da)
+        mm(x.T, da, out=dw1)
+        return 0.0
+
+    return step, {"dtype_used": dtype, "note": "five matrix products only (torch), no loss",
+                  "threads": torch.get_num_threads()}
 
 
 def build_torch(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
@@ -293,8 +329,10 @@ BUILDERS: dict[str, Callable[[dict[str, Any], str], tuple[Step, dict[str, Any]]]
     "handgrad": build_handgrad,
     "handgrad-numpy": build_handgrad_numpy,
     "handgrad-numba": build_handgrad_numba,
+    "handgrad-blas-torch": build_handgrad_blas_torch,
     "handgrad-torch": build_handgrad_torch,
     "floor": build_floor,
+    "floor-torch": build_floor_torch,
     "torch": build_torch,
     "jax": build_jax,
     "sklearn": build_sklearn,
@@ -427,8 +465,11 @@ def machine_info() -> dict[str, Any]:
         "scikit-learn": _version("scikit-learn"),
     }
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info, threadpool_limits
 
+        wanted = os.environ.get("HANDGRAD_BENCH_THREADS")  # what the workers run with
+        if wanted:
+            threadpool_limits(int(wanted))
         info["blas (numpy)"] = (
             ", ".join(
                 f"{lib.get('internal_api')} {lib.get('version')} ({lib.get('architecture')}, "
@@ -485,14 +526,14 @@ def print_report(
     dtypes: list[str],
     impls: list[str],
     machine: dict[str, Any],
-    elapsed: float,
+    elapsed: float | None,
 ) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    if console.width < 220:  # piped to a file, or a narrow terminal: keep the table whole
-        console = Console(width=220)
+    if console.width < 300:  # piped to a file, or a narrow terminal: keep the table whole
+        console = Console(width=300)
     table = Table(title="one training step (forward, backward, SGD update, loss): median time")
     table.add_column("config (d-n-q, B)")
     table.add_column("dtype")
@@ -504,6 +545,9 @@ def print_report(
     pairs = [(a, b) for a, b in pairs if a in impls and b in impls]
     for a, b in pairs:
         table.add_column(f"{a}/{b}", justify="right")
+    own_floor = "handgrad" in impls and "floor" in impls and "floor-torch" in impls
+    if own_floor:
+        table.add_column("handgrad/its floor", justify="right")
     for config in configs:
         d, n, q, batch = CONFIGS[config]
         for dtype in dtypes:
@@ -516,11 +560,17 @@ def print_report(
                 if impl == "handgrad":
                     row.append(str(result.get("path", "—")))
             row += [ratio(medians[a], medians[b]) for a, b in pairs]
+            if own_floor:  # the floor of the BLAS the chosen path runs on
+                path = str(results[(config, dtype, "handgrad")].get("path", ""))
+                floor = "floor-torch" if "torch" in path else "floor"
+                row.append(ratio(medians["handgrad"], medians[floor]))
             table.add_row(*row)
     console.print(table)
-    notes = ["floor = the five matrix products alone (NumPy, out= buffers): the lower limit.",
+    notes = ["floor = the five matrix products alone (NumPy, out= buffers): the lower limit;"
+             " floor-torch = the same through torch's BLAS; 'its floor' = the floor of the BLAS"
+             " the default path ran on (floor-torch where it chose torch).",
              "handgrad = the default (auto) path, the one its probe measured fastest (column"
-             " 'path'); handgrad-numpy/-numba/-torch = each backend forced."]
+             " 'path'); handgrad-numpy/-numba/-blas-torch/-torch = each backend forced."]
     if "sklearn" in impls:
         notes.append(
             "† sklearn: MLPClassifier.partial_fit, NO label smoothing (plain "
@@ -535,7 +585,22 @@ def print_report(
     console.print("machine:")
     for key, value in machine.items():
         console.print(f"  {key}: {value}")
-    console.print(f"total time {elapsed:.1f} s")
+    if elapsed is not None:
+        console.print(f"total time {elapsed:.1f} s")
+
+
+def print_saved(path: Path) -> None:
+    """The report of a run saved with --json (its rows, in their order, and its machine)."""
+    try:
+        rows = json.loads(path.read_text())
+        results = {(r["config"], r["dtype"], r["impl"]): r for r in rows}
+        machine = rows[0]["machine"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        sys.exit(f"--report {path}: not a bench/peers.py --json file ({error})")
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    dtypes = list(dict.fromkeys(r["dtype"] for r in rows))
+    impls = list(dict.fromkeys(r["impl"] for r in rows))
+    print_report(results, configs, dtypes, impls, machine, None)
 
 
 def combine_rounds(found: list[dict[str, Any]]) -> dict[str, Any]:
@@ -584,6 +649,8 @@ def main() -> None:
         " cores: 1 keeps the comparison fair on a machine other work shares, where a BLAS"
         " that waits for all its threads at every product is slowed many times over",
     )
+    parser.add_argument("--report", type=Path, metavar="JSON",
+                        help="print the table of an earlier run's --json file, measuring nothing")
     parser.add_argument(
         "--worker", nargs=3, metavar=("IMPL", "CONFIG", "DTYPE"), help=argparse.SUPPRESS
     )
@@ -592,6 +659,10 @@ def main() -> None:
     if args.worker:
         impl, config, dtype = args.worker
         print(json.dumps(worker(impl, config, dtype, args.budget or 1.0)), flush=True)
+        return
+
+    if args.report:
+        print_saved(args.report)
         return
 
     def pick(value: str | None, allowed: tuple[str, ...] | list[str], default: Any) -> list[str]:

@@ -4,12 +4,15 @@ The CUDA graph path runs only where torch sees a GPU (bench/gpu.py measures it t
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from handgrad.core import network
 from handgrad.train.data import load_dataset
 from handgrad.train.loop import TrainConfig, train
+from handgrad.train.optim import Optimizer
 from tests.test_compiled import REFERENCE_CASES
 from tests.test_fused import ACTIVATIONS, HEADS, _problem, relu_kink_problem
 from tests.test_optim import OPTIMIZER_CASES, _torch_run
@@ -127,3 +130,83 @@ def test_cuda_graph_step_equals_the_cpu_step():  # pragma: no cover - needs a GP
     assert gpu._graph is not None
     for name, value in cpu.params.items():
         np.testing.assert_allclose(gpu.params[name], value, rtol=1e-9, atol=1e-12)
+
+
+# ------------------------------------------------- auto's fourth candidate: torch's products
+
+TB = "numba-blas-torch"
+
+
+@pytest.mark.parametrize(("timings", "expected"), [
+    ({"numpy": 1.0, "numba-loops": 5.0, "numba-blas": 1.0, TB: 0.98}, "numba-blas"),
+    ({"numpy": 1.0, "numba-loops": 5.0, "numba-blas": 1.0, TB: 0.9}, TB),
+    ({"numpy": 1.0, "numba-loops": 5.0, "numba-blas": 1.02, TB: 1.01}, "numba-blas"),
+    ({"numpy": 0.5, "numba-loops": 5.0, "numba-blas": 1.0, TB: 0.9}, "numpy"),
+])
+def test_auto_takes_torchs_products_only_for_a_lead_beyond_the_noise(monkeypatch, tmp_path,
+                                                                     timings, expected):
+    from handgrad.train import backend_choice
+
+    arch, params, x, target = _problem((3, 5, 4), ACTIVATIONS[0], HEADS[0], "mean", batch=4)
+    monkeypatch.setattr(backend_choice, "measure", lambda *a, **k: dict(timings))
+    monkeypatch.setattr(backend_choice, "_chosen", {})
+    monkeypatch.setenv("HANDGRAD_CACHE_DIR", str(tmp_path))
+    assert backend_choice.choose(arch, params, 4, Optimizer("sgd"), (x, target)) == expected
+
+
+@pytest.mark.parametrize(("numpy_seconds", "steps", "tried"), [
+    (5e-4, None, False),  # a step under a millisecond is not its products
+    (5e-3, 400, False),  # 2 s of NumPy steps cannot repay importing torch and numba (2.25 s)
+    (5e-3, 10_000, True),  # 50 s can
+    (5e-3, None, True),  # an endless run (the benchmark's)
+])
+def test_auto_tries_torchs_products_only_where_they_could_repay_the_import(
+        monkeypatch, tmp_path, numpy_seconds, steps, tried):
+    from handgrad.train import backend_choice
+
+    arch, params, x, target = _problem((3, 5, 4), ACTIVATIONS[0], HEADS[0], "mean", batch=4)
+    measured: list[tuple[str, ...]] = []
+
+    def fake_measure(*args: object) -> dict[str, float]:
+        among = args[5]
+        assert isinstance(among, tuple)
+        measured.append(among)
+        return {name: numpy_seconds if name == "numpy" else numpy_seconds * 2 for name in among}
+
+    monkeypatch.setattr(backend_choice, "measure", fake_measure)
+    monkeypatch.setattr(backend_choice, "_chosen", {})
+    monkeypatch.setattr(backend_choice, "_compiled_loaded", lambda: False)
+    monkeypatch.setenv("HANDGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.delitem(sys.modules, "torch")  # as in a fresh process (restored after)
+    backend_choice.choose(arch, params, 4, Optimizer("sgd"), (x, target), steps=steps)
+    assert measured[0] == ("numpy",)  # NumPy alone first: no other import before it
+    assert (TB in measured[-1]) is tried
+
+
+def test_a_choice_of_torchs_products_trains_through_them(monkeypatch, tmp_path):
+    """When auto measures numba-blas-torch fastest, training runs on it (run.json's step says
+    so) and learns what the NumPy path learns."""
+    from handgrad.train import backend_choice
+
+    monkeypatch.setenv("HANDGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(backend_choice, "_chosen", {})
+    monkeypatch.setattr(backend_choice, "choose", lambda *a, **k: TB)
+    data = load_dataset("wine")
+    config = dict(epochs=6, dtype="float64", patience=None)
+    auto = train(data, TrainConfig(backend="auto", **config))
+    reference = train(data, TrainConfig(backend="numpy", **config))
+    assert auto.step == TB
+    again = train(data, TrainConfig(backend=TB, **config))  # run.json's step, named
+    for name, value in reference.model.params.items():  # same rule, other BLAS rounding
+        np.testing.assert_allclose(auto.model.params[name], value, rtol=1e-6, atol=1e-8)
+        np.testing.assert_array_equal(again.model.params[name], auto.model.params[name])
+
+
+def test_torchs_products_named_without_torch_is_a_clear_error(monkeypatch):
+    from handgrad.errors import HandgradError
+    from handgrad.train import backend_choice
+
+    monkeypatch.setattr(backend_choice, "torch_available", lambda arch: False)
+    arch, params, _, _ = _problem((3, 5, 4), ACTIVATIONS[0], HEADS[0], "mean", batch=4)
+    with pytest.raises(HandgradError, match=r"needs torch.*pip install torch==2\.13\.0"):
+        backend_choice.make_step(arch, params, 4, TB)

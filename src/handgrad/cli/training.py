@@ -62,13 +62,14 @@ from handgrad.core.activations import ACTIVATION_NAMES, OUTPUT_NAMES
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seeds the initial weights, the split and the shuffling.")
 @click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "numba-loops",
-                                              "numba-blas", "torch"]),
+                                              "numba-blas", "numba-blas-torch", "torch"]),
               default="auto", show_default=True,
               help="The training step: auto times NumPy and the compiled (numba) step on the"
-              " first batch and keeps the faster (remembered per shape and run length; NumPy"
-              " without importing numba when the run is too short to repay it); numba-loops"
-              " or numba-blas names one compiled mode (run.json's \"step\": a rerun takes the"
-              " same path); torch runs the same formulas on torch tensors.")
+              " first batch and keeps the fastest (remembered per shape and run length; a path"
+              " whose import the run is too short to repay is not tried); numba-loops,"
+              " numba-blas or numba-blas-torch (its products through torch's BLAS) names one"
+              " compiled mode (run.json's \"step\": a rerun takes the same path); torch runs"
+              " the same formulas on torch tensors (with --device cuda, on a GPU).")
 @click.option("--device", default="cpu", show_default=True,
               help="cpu, or cuda (cuda:N) for the torch step on a GPU, captured as a CUDA graph.")
 @click.option("--out", type=click.Path(path_type=Path),

@@ -5,14 +5,22 @@ The candidates are the NumPy `FusedStep`, and the compiled `CompiledStep` in its
 passes). `auto` times each on the run's own first batch, from a copy of the parameters with a
 copy of the optimizer (the run itself starts untouched), in turns (one call of each, again and
 again, so that a busy moment of a shared machine falls on all of them), and keeps the one with
-the least time (NumPy only by more than the noise, 3 %). torch is never
-chosen by `auto` on the CPU (its eager step is slower than all three here, and importing it costs
-seconds); `--device cuda` or `--backend torch` selects it.
+the least time (NumPy only by more than the noise, 3 %). Where torch is installed, the compiled
+step's `blas-torch` mode is a fourth candidate for large steps: the same compiled passes with
+the matrix products through torch's BLAS, which beats NumPy's OpenBLAS by 10-25 % at large
+shapes on the 2-core Xeon this was measured on, while its calls cost a few microseconds more,
+which no step under TORCH_MIN_STEP_SECONDS could win back. The torch step (`TorchStep`: torch
+for everything, its eager calls about 0.1 ms a step) is never chosen on the CPU, where
+`blas-torch` runs the same products with fewer passes; `--device cuda` or `--backend torch`
+selects it.
 
-Before any of that, when NumPy is a candidate and numba is not loaded yet, the NumPy step alone
-is timed (no numba import): a run whose NumPy estimate (time a step × the run's steps) is under
-FIXED_COST_MARGIN × COMPILED_FIXED_SECONDS (importing numba, loading the cached kernels,
-measuring) takes NumPy, since the compiled path could not repay its fixed cost.
+Before any of that, when NumPy is a candidate and a faster path's library is not loaded yet,
+the NumPy step alone is timed (no other import): a path whose fixed cost (importing its
+library, loading or compiling its kernels, measuring) the run could not repay is not tried.
+The compiled path can save about half of a NumPy step, so it is tried when the run's NumPy
+estimate (time a step × its steps) is over FIXED_COST_MARGIN × COMPILED_FIXED_SECONDS; torch's
+products save a fifth at best, so `blas-torch` needs TORCH_FIXED_COST_MARGIN × (its import,
+TORCH_FIXED_SECONDS, and the compiled path's cost).
 
 A choice is remembered per shape and run length in memory and in a small JSON file
 (HANDGRAD_CACHE_DIR, else $XDG_CACHE_HOME/handgrad, else ~/.cache/handgrad; written with
@@ -43,15 +51,20 @@ from handgrad.errors import HandgradError
 from handgrad.train.fused import FusedStep
 from handgrad.train.optim import Optimizer
 
-Backend = Literal["auto", "numpy", "numba", "numba-loops", "numba-blas", "torch"]
-BACKENDS: tuple[Backend, ...] = ("auto", "numpy", "numba", "numba-loops", "numba-blas", "torch")
+Backend = Literal["auto", "numpy", "numba", "numba-loops", "numba-blas", "numba-blas-torch",
+                  "torch"]
+BACKENDS: tuple[Backend, ...] = ("auto", "numpy", "numba", "numba-loops", "numba-blas",
+                                 "numba-blas-torch", "torch")
 PROBE_SECONDS = 0.25  # all candidates together, after two untimed calls each
 PROBE_CALLS = 30  # rounds at most (one call of each candidate a round)
 PROBE_MIN_ROUNDS = 5
 LOOPS_PROBE_LIMIT = 50_000_000  # multiply-adds a step beyond which loops are not even timed
 CACHE_FILE = "backends.json"
-CANDIDATES = ("numpy", "numba-loops", "numba-blas")
-NUMBA_CANDIDATES = ("numba-loops", "numba-blas")  # --backend numba: its two modes, measured
+CANDIDATES = ("numpy", "numba-loops", "numba-blas", "numba-blas-torch")
+# --backend numba: the modes with NumPy's products, measured (never an import of torch)
+NUMBA_CANDIDATES = ("numba-loops", "numba-blas")
+NAMED_MODES = ("numba-loops", "numba-blas", "numba-blas-torch")  # a path named: no measurement
+TORCH_BLAS = "numba-blas-torch"
 # NumPy is kept only when it beats the best compiled step by more than this: where both run
 # the same BLAS products the compiled one does strictly less besides (fewer passes over
 # memory), and a difference this small is the noise of a shared machine, not a real lead
@@ -67,6 +80,11 @@ COMPILED_FIXED_SECONDS = 0.75
 # compiled step saves about half of a NumPy step at best, so below it the import cannot pay
 FIXED_COST_MARGIN = 2.0
 
+# blas-torch: importing torch (1.3-1.4 s on that Xeon, whole process) and measuring, on top
+# of the compiled path's own fixed cost
+TORCH_FIXED_SECONDS = 1.5
+TORCH_FIXED_COST_MARGIN = 5.0  # its products save a fifth of a step at best where it wins
+TORCH_MIN_STEP_SECONDS = 1e-3  # below this a step is not its products (torch.mm: ~5 µs a call)
 TORCH_REQUIREMENT = "torch==2.13.0"  # pyproject's [project.optional-dependencies] torch
 DEVICE_PATTERN = re.compile(r"cpu|cuda(:[0-9]+)?")
 
@@ -122,19 +140,25 @@ def _make_step(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: 
         return FusedStep(arch, params, max_batch)
     from handgrad.train import compiled
 
-    if backend in NUMBA_CANDIDATES:  # a path named (run.json's "step"): no measurement
+    if backend == TORCH_BLAS and not torch_available(arch):
+        raise HandgradError(f"--backend {TORCH_BLAS} needs torch, which is not installed:"
+                            f" pip install {TORCH_REQUIREMENT} (or pip install 'handgrad[torch]')")
+    if backend in NAMED_MODES:  # a path named (run.json's "step"): no measurement
         if not compiled.available():  # said once on stderr
             return FusedStep(arch, params, max_batch)
-        return compiled.CompiledStep(arch, params, max_batch,
-                                     mode="loops" if backend == "numba-loops" else "blas")
+        return compiled.CompiledStep(arch, params, max_batch, mode=_mode(backend))
     if backend == "numba" and not compiled.available():  # said once on stderr
         return FusedStep(arch, params, max_batch)
     among = NUMBA_CANDIDATES if backend == "numba" else CANDIDATES
     name = choose(arch, params, max_batch, optimizer or Optimizer("sgd"), probe, among, steps)
     if name == "numpy" or not compiled.available():
         return FusedStep(arch, params, max_batch)
-    mode: compiled.Mode = "loops" if name == "numba-loops" else "blas"
-    return compiled.CompiledStep(arch, params, max_batch, mode=mode)
+    return compiled.CompiledStep(arch, params, max_batch, mode=_mode(name))
+
+
+def _mode(name: str) -> Any:
+    """The compiled mode of a step's name: numba-loops → loops, numba-blas-torch → blas-torch."""
+    return name.removeprefix("numba-")
 
 
 def _key(arch: Architecture, dtype: np.dtype, max_batch: int, optimizer: Optimizer,
@@ -196,12 +220,14 @@ def _say_unremembered(reason: str, name: str) -> None:
 def choose(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int,
            optimizer: Optimizer, probe: tuple[np.ndarray, np.ndarray] | None = None,
            among: tuple[str, ...] = CANDIDATES, steps: int | None = None) -> str:
-    """One of `among` ("numpy", "numba-loops", "numba-blas"): the fastest step for these
-    shapes and a run of `steps` steps, measured (or remembered from an earlier measurement).
+    """One of `among` ("numpy", "numba-loops", "numba-blas", "numba-blas-torch"; the last only
+    where torch is installed): the fastest step for these shapes and a run of `steps` steps,
+    measured (or remembered from an earlier measurement).
 
-    When NumPy is among them and numba's kernels are not loaded yet, the NumPy step is timed
-    first: a run whose NumPy estimate (time × steps) is under FIXED_COST_MARGIN × the compiled
-    path's fixed cost takes NumPy without importing numba."""
+    When NumPy is among them, the NumPy step is timed first, and a path whose fixed cost the
+    run could not repay (see the module's doc) is not imported or tried."""
+    if TORCH_BLAS in among and not torch_available(arch):
+        among = tuple(name for name in among if name != TORCH_BLAS)
     dtype = np.dtype(np.asarray(params["W1"]).dtype)
     key = _key(arch, dtype, max_batch, optimizer, among, steps)
     if key in _chosen:
@@ -224,18 +250,58 @@ def _compiled_loaded() -> bool:
     return compiled._kernels is not None
 
 
+def torch_available(arch: Architecture) -> bool:
+    """Whether torch could run this network's products: installed (found, not imported), and
+    the in_out layout the compiled and torch steps work in."""
+    if arch.layout != "in_out":
+        return False
+    if "torch" in sys.modules:
+        return True
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _worth_trying(numpy_seconds: float, steps: int | None) -> dict[str, bool]:
+    """Which faster paths a run of `steps` NumPy steps of `numpy_seconds` could repay."""
+    estimate = numpy_seconds * steps if steps is not None else float("inf")
+    compiled_cost = 0.0 if _compiled_loaded() else COMPILED_FIXED_SECONDS
+    torch_cost = compiled_cost + (TORCH_FIXED_SECONDS if "torch" not in sys.modules
+                                  else PROBE_SECONDS)
+    return {
+        "compiled": estimate >= FIXED_COST_MARGIN * compiled_cost,
+        "torch": (numpy_seconds >= TORCH_MIN_STEP_SECONDS
+                  and estimate >= TORCH_FIXED_COST_MARGIN * torch_cost),
+    }
+
+
 def _choose_by_measuring(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int,
                          optimizer: Optimizer, probe: tuple[np.ndarray, np.ndarray] | None,
                          among: tuple[str, ...], steps: int | None) -> str:
-    if "numpy" in among and steps is not None and not _compiled_loaded():
+    unloaded = not _compiled_loaded() or "torch" not in sys.modules
+    if "numpy" in among and len(among) > 1 and (
+            (steps is not None and unloaded) or TORCH_BLAS in among):
         alone = measure(arch, params, max_batch, optimizer, probe, ("numpy",))
-        if alone["numpy"] * steps < FIXED_COST_MARGIN * COMPILED_FIXED_SECONDS:
+        worth = _worth_trying(alone["numpy"], steps)
+        among = tuple(name for name in among if name == "numpy"
+                      or worth["torch" if name == TORCH_BLAS else "compiled"])
+        if among == ("numpy",):
             return "numpy"
     timings = measure(arch, params, max_batch, optimizer, probe, among)
-    name = min(timings, key=lambda candidate: timings[candidate])
-    compiled_times = [t for candidate, t in timings.items() if candidate != "numpy"]
+    # torch's products only when they lead the others by more than the noise: they change the
+    # BLAS (and so the rounding) and bring a large import
+    others = {candidate: t for candidate, t in timings.items() if candidate != TORCH_BLAS}
+    if not others:
+        return TORCH_BLAS
+    name = min(others, key=lambda candidate: others[candidate])
+    compiled_times = [t for candidate, t in others.items() if candidate != "numpy"]
     if name == "numpy" and compiled_times and min(compiled_times) < timings[name] * (1 + NOISE):
-        name = min((c for c in timings if c != "numpy"), key=lambda c: timings[c])
+        name = min((c for c in others if c != "numpy"), key=lambda c: others[c])
+    if TORCH_BLAS in timings and timings[TORCH_BLAS] * (1 + NOISE) < timings[name]:
+        name = TORCH_BLAS
     return name
 
 
@@ -254,11 +320,14 @@ def measure(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int
     else:
         x, target = probe[0][:max_batch], probe[1][:max_batch]
     candidates: dict[str, Any] = {"numpy": lambda p: FusedStep(arch, p, max_batch)}
-    if any(name != "numpy" for name in among) and compiled.available():
+    if any(name.startswith("numba") for name in among) and compiled.available():
         candidates["numba-blas"] = lambda p: compiled.CompiledStep(arch, p, max_batch, "blas")
         if compiled.multiply_adds(arch, max_batch) <= LOOPS_PROBE_LIMIT:
             candidates["numba-loops"] = (
                 lambda p: compiled.CompiledStep(arch, p, max_batch, "loops"))
+        if TORCH_BLAS in among and torch_available(arch):
+            candidates[TORCH_BLAS] = (
+                lambda p: compiled.CompiledStep(arch, p, max_batch, "blas-torch"))
     runs = {}
     for name, make in candidates.items():
         if name not in among:

@@ -9,7 +9,8 @@ Given the same settings and seed, a run is bit-for-bit repeatable on the same ma
 takes the same step: `backend="auto"` remembers its measured choice in a cache file, and where
 that file cannot be written it says so once on stderr, since a rerun then measures again and
 may take the other path (other rounding). `RunResult.step` (run.json's "step": numpy,
-numba-loops, numba-blas) is itself a `backend` value that takes that path without measuring.
+numba-loops, numba-blas, torch-cpu, torch-cuda) is itself a `backend` value that takes that path
+without measuring (`torch` with `device`, for the last two).
 A feature the run's dtype cannot carry (standardised, or through the network) is a DataError
 naming its row and column, never a NaN loss; `RunResult.to_json` is always valid JSON.
 """
