@@ -361,3 +361,26 @@ def test_a_rerun_with_the_recorded_step_is_bit_identical():
             assert np.array_equal(again.model.params[name], value)
     for mode in ("numba-loops", "numba-blas"):
         assert train(data, TrainConfig(layers=(4, 8, 3), epochs=1, backend=mode)).step == mode
+
+
+@pytest.mark.skipif("blas-torch" not in MODES, reason="torch is not installed")
+def test_fused_sgd_update_and_gradients_only_runs_take_turns():
+    """blas-torch with plain SGD updates W inside its gradient's product (∂L/∂W not kept); a
+    `run` between steps still fills every gradient, and the next step fuses again."""
+    arch, params, x, target = _problem((5, 9, 7, 4), ACTIVATIONS[2], HEADS[0], "mean", batch=6)
+    step = compiled.CompiledStep(arch, params, 6, mode="blas-torch")
+    reference = {name: value.copy() for name, value in params.items()}
+    rule = Optimizer("sgd", 0.1, weight_decay=0.01)
+    for _ in range(3):
+        for _ in range(2):
+            step.train(x, target, rule)
+            grads = network.backward(network.forward(reference, x, target, arch), arch).grads
+            for name in reference:  # θ ← θ − η(g + λθ), torch.optim's SGD
+                reference[name] = reference[name] - 0.1 * (grads[f"d{name}"]
+                                                            + 0.01 * reference[name])
+        for name, value in reference.items():
+            np.testing.assert_allclose(step.params[name], value, rtol=1e-12, atol=1e-14)
+        step.run(x, target)
+        expected = network.backward(network.forward(reference, x, target, arch), arch).grads
+        for name, value in expected.items():
+            np.testing.assert_allclose(step.grads[name], value, rtol=1e-10, atol=1e-12)

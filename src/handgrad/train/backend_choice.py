@@ -58,6 +58,7 @@ BACKENDS: tuple[Backend, ...] = ("auto", "numpy", "numba", "numba-loops", "numba
 PROBE_SECONDS = 0.25  # all candidates together, after two untimed calls each
 PROBE_CALLS = 30  # rounds at most (one call of each candidate a round)
 PROBE_MIN_ROUNDS = 5
+SWITCH_SETTLE_SECONDS = 0.15  # torch's products run alone this long before they are timed
 LOOPS_PROBE_LIMIT = 50_000_000  # multiply-adds a step beyond which loops are not even timed
 CACHE_FILE = "backends.json"
 CANDIDATES = ("numpy", "numba-loops", "numba-blas", "numba-blas-torch")
@@ -341,19 +342,39 @@ def measure(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int
                          optimizer.beta1, optimizer.beta2, optimizer.eps, optimizer.weight_decay)
         runs[name] = (step, xb, yb, rule)
     times: dict[str, list[float]] = {name: [] for name in runs}
+    # torch's products apart: two BLAS libraries taking turns share the cores with each other's
+    # idle threads, which spin for a while after every product (OpenBLAS's for ~0.1 s); taken
+    # call for call with the others, on 2 threads, blas-torch measured 15 ms where alone it runs
+    # 6.6 ms. The OpenBLAS candidates are timed in turns, then torch's after it has run alone
+    # for SWITCH_SETTLE_SECONDS.
+    apart = {name: run for name, run in runs.items() if name == TORCH_BLAS}
+    together = {name: run for name, run in runs.items() if name not in apart}
     with np.errstate(all="ignore"):
-        for step, xb, yb, rule in runs.values():
+        for step, xb, yb, rule in (*apart.values(), *together.values()):
             for _ in range(2):  # compiles (or loads numba's cache), warms the caches
                 step.train(xb, yb, rule)
-        # round-robin, so that a slower minute of a shared machine falls on every candidate
-        begin = time.perf_counter()
-        for round_number in range(PROBE_CALLS):
-            if round_number >= PROBE_MIN_ROUNDS and time.perf_counter() - begin > PROBE_SECONDS:
-                break
-            for name, (step, xb, yb, rule) in runs.items():
-                start = time.perf_counter()
-                step.train(xb, yb, rule)
-                times[name].append(time.perf_counter() - start)
+        rounds = _time_in_turns(together, times, PROBE_MIN_ROUNDS)
+        if apart:
+            settle = time.perf_counter()
+            for step, xb, yb, rule in apart.values():
+                while time.perf_counter() - settle < SWITCH_SETTLE_SECONDS:
+                    step.train(xb, yb, rule)
+            _time_in_turns(apart, times, max(rounds, PROBE_MIN_ROUNDS))
     # the least time: what the step costs when nothing else interferes
     timings = {name: float(min(found)) for name, found in times.items()}
     return timings
+
+
+def _time_in_turns(runs: dict[str, Any], times: dict[str, list[float]], min_rounds: int) -> int:
+    """One timed call of each run in turns, so that a slower minute of a shared machine falls on
+    every candidate, for at least `min_rounds` rounds and PROBE_SECONDS; the rounds made."""
+    begin = time.perf_counter()
+    rounds = 0
+    for rounds in range(1, PROBE_CALLS + 1):
+        for name, (step, xb, yb, rule) in runs.items():
+            start = time.perf_counter()
+            step.train(xb, yb, rule)
+            times[name].append(time.perf_counter() - start)
+        if rounds >= min_rounds and time.perf_counter() - begin > PROBE_SECONDS:
+            break
+    return rounds
