@@ -595,11 +595,18 @@ def print_saved(path: Path) -> None:
         rows = json.loads(path.read_text())
         results = {(r["config"], r["dtype"], r["impl"]): r for r in rows}
         machine = rows[0]["machine"]
+        configs = list(dict.fromkeys(r["config"] for r in rows))
+        dtypes = list(dict.fromkeys(r["dtype"] for r in rows))
+        impls = list(dict.fromkeys(r["impl"] for r in rows))
+        unknown = [c for c in configs if c not in CONFIGS]
+        missing = [(c, t, i) for c in configs for t in dtypes for i in impls
+                   if (c, t, i) not in results]
+        if unknown or missing:
+            raise ValueError(f"unknown configurations {unknown}" if unknown
+                             else f"no row for {' '.join(missing[0])}")
     except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
-        sys.exit(f"--report {path}: not a bench/peers.py --json file ({error})")
-    configs = list(dict.fromkeys(r["config"] for r in rows))
-    dtypes = list(dict.fromkeys(r["dtype"] for r in rows))
-    impls = list(dict.fromkeys(r["impl"] for r in rows))
+        sys.exit(f"--report {path}: not a bench/peers.py --json file ({type(error).__name__}:"
+                 f" {error})")
     print_report(results, configs, dtypes, impls, machine, None)
 
 
@@ -655,6 +662,11 @@ def main() -> None:
         "--worker", nargs=3, metavar=("IMPL", "CONFIG", "DTYPE"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
+    usable = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count() or 1)
+    if args.threads is not None and not 1 <= args.threads <= usable:
+        parser.error(f"--threads {args.threads}: from 1 to the {usable} CPUs this process may"
+                     " use")
 
     if args.worker:
         impl, config, dtype = args.worker

@@ -4,6 +4,8 @@ The CUDA graph path runs only where torch sees a GPU (bench/gpu.py measures it t
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -206,7 +208,86 @@ def test_torchs_products_named_without_torch_is_a_clear_error(monkeypatch):
     from handgrad.errors import HandgradError
     from handgrad.train import backend_choice
 
-    monkeypatch.setattr(backend_choice, "torch_available", lambda arch: False)
+    monkeypatch.setattr(backend_choice, "torch_import_problem",
+                        lambda: "is not installed (No module named 'torch')")
     arch, params, _, _ = _problem((3, 5, 4), ACTIVATIONS[0], HEADS[0], "mean", batch=4)
-    with pytest.raises(HandgradError, match=r"needs torch.*pip install torch==2\.13\.0"):
+    with pytest.raises(HandgradError, match=r"needs torch, which is not installed.*pip install"
+                                            r" torch==2\.13\.0"):
         backend_choice.make_step(arch, params, 4, TB)
+
+
+def test_torchs_products_on_the_out_in_layout_name_the_layout():
+    from dataclasses import replace
+
+    from handgrad.train import backend_choice
+
+    arch, params, _, _ = _problem((3, 5, 4), ACTIVATIONS[0], HEADS[0], "mean", batch=4)
+    with pytest.raises(ValueError, match="in_out layout"):
+        backend_choice.make_step(replace(arch, layout="out_in"), params, 4, TB)
+
+
+BROKEN_TORCH = """
+import sys
+from handgrad.core.network import Architecture
+from handgrad.core.ops import Activation
+from handgrad.errors import HandgradError
+from handgrad.train import backend_choice
+from handgrad.train.loop import step_name
+from handgrad.train.optim import Optimizer
+import numpy as np
+
+arch = Architecture((300, 200, 10), Activation("relu"), "softmax", "in_out", "cross_entropy",
+                    "mean")
+rng = np.random.default_rng(0)
+params = {"W1": rng.normal(0, 0.05, (300, 200)), "b1": np.zeros(200),
+          "W2": rng.normal(0, 0.05, (200, 10)), "b2": np.zeros(10)}
+x, target = rng.normal(size=(512, 300)), np.full((512, 10), 0.1)
+backend_choice.TORCH_MIN_STEP_SECONDS = 0.0  # try torch's products whatever the step's time
+step = backend_choice.make_step(arch, params, 512, "auto", Optimizer("sgd"), (x, target),
+                                steps=None)
+print("auto", step_name(step))
+print("tried:", backend_choice._torch_broken)
+try:
+    backend_choice.make_step(arch, params, 512, "numba-blas-torch")
+except HandgradError as error:
+    print("forced", error)
+"""
+
+
+def test_a_torch_that_fails_to_import_is_left_out_not_a_crash(tmp_path):
+    """torch installed but broken (a missing shared library): auto measures without its
+    products, and naming them is a clear error, never a traceback."""
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        'raise OSError("libtorch_cpu.so: cannot open shared object file")\n')
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.getcwd()}",
+           "HANDGRAD_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", BROKEN_TORCH], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] in ("auto numpy", "auto numba-loops", "auto numba-blas")
+    assert lines[1].startswith("tried: fails to import (OSError: libtorch_cpu.so")
+    assert lines[2].startswith("forced --backend numba-blas-torch needs torch, which fails to"
+                               " import (OSError: libtorch_cpu.so")
+
+
+@pytest.mark.parametrize("make", ["torch", "blas-torch", "blas"])
+def test_a_fresh_optimizer_starts_from_zero_state(make):
+    """A new rule on a step that trained with another starts clean, as the NumPy step does."""
+    from handgrad.train import compiled
+    from handgrad.train.fused import FusedStep
+
+    arch, params, x, target = _problem((4, 6, 3), ACTIVATIONS[4], HEADS[0], "mean", batch=8)
+    reference = FusedStep(arch, params, 8)
+    step = (TorchStep(arch, params, 8) if make == "torch"
+            else compiled.CompiledStep(arch, params, 8, mode=make))
+    for one in (reference, step):
+        momentum = Optimizer("momentum", 0.1, momentum=0.9)
+        for _ in range(3):
+            one.train(x, target, momentum)
+        one.train(x, target, Optimizer("adam", 0.05))
+    for name, value in reference.params.items():
+        np.testing.assert_allclose(step.params[name], value, rtol=1e-10, atol=1e-12)

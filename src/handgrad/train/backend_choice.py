@@ -127,13 +127,12 @@ def _make_step(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: 
     elif device != "cpu":
         raise ValueError(f"--device {device} needs the torch backend, not {backend}")
     if backend == "torch":
-        try:
-            import torch  # noqa: F401
-        except ImportError as error:
+        broken = torch_import_problem()
+        if broken:
             raise HandgradError(
                 f"{'--device ' + device if device != 'cpu' else '--backend torch'} needs"
-                f" torch, which is not installed ({error}): pip install {TORCH_REQUIREMENT}"
-                " (or pip install 'handgrad[torch]')") from None
+                f" torch, which {broken}: pip install {TORCH_REQUIREMENT}"
+                " (or pip install 'handgrad[torch]')")
         from handgrad.train.torch_backend import TorchStep
 
         return TorchStep(arch, params, max_batch, device=device)
@@ -141,9 +140,11 @@ def _make_step(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: 
         return FusedStep(arch, params, max_batch)
     from handgrad.train import compiled
 
-    if backend == TORCH_BLAS and not torch_available(arch):
-        raise HandgradError(f"--backend {TORCH_BLAS} needs torch, which is not installed:"
-                            f" pip install {TORCH_REQUIREMENT} (or pip install 'handgrad[torch]')")
+    if backend == TORCH_BLAS and arch.layout == "in_out":
+        broken = torch_import_problem()
+        if broken:
+            raise HandgradError(f"--backend {TORCH_BLAS} needs torch, which {broken}: pip install"
+                                f" {TORCH_REQUIREMENT} (or pip install 'handgrad[torch]')")
     if backend in NAMED_MODES:  # a path named (run.json's "step"): no measurement
         if not compiled.available():  # said once on stderr
             return FusedStep(arch, params, max_batch)
@@ -154,6 +155,8 @@ def _make_step(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: 
     name = choose(arch, params, max_batch, optimizer or Optimizer("sgd"), probe, among, steps)
     if name == "numpy" or not compiled.available():
         return FusedStep(arch, params, max_batch)
+    if name == TORCH_BLAS and torch_import_problem():  # remembered, but torch fails now
+        name = "numba-blas"
     return compiled.CompiledStep(arch, params, max_batch, mode=_mode(name))
 
 
@@ -252,9 +255,10 @@ def _compiled_loaded() -> bool:
 
 
 def torch_available(arch: Architecture) -> bool:
-    """Whether torch could run this network's products: installed (found, not imported), and
-    the in_out layout the compiled and torch steps work in."""
-    if arch.layout != "in_out":
+    """Whether torch could run this network's products: installed (found, not imported: that
+    costs a second, and is done only when its products are tried), not known to fail to
+    import, and the in_out layout the compiled and torch steps work in."""
+    if arch.layout != "in_out" or _torch_broken:
         return False
     if "torch" in sys.modules:
         return True
@@ -264,6 +268,27 @@ def torch_available(arch: Architecture) -> bool:
         return importlib.util.find_spec("torch") is not None
     except (ImportError, ValueError):
         return False
+
+
+_torch_broken: str | None = None
+
+
+def torch_import_problem() -> str | None:
+    """None when torch imports; else why not ("is not installed (…)", "fails to import (…)"),
+    remembered for the process. An installed torch that fails to load (a missing shared
+    library, a NumPy it was not built for) is not installed for training's purposes."""
+    global _torch_broken
+    if _torch_broken is None:
+        try:
+            import torch  # noqa: F401
+        except ModuleNotFoundError as error:
+            if error.name == "torch":
+                _torch_broken = f"is not installed ({error})"
+            else:  # torch is there, something it needs is not
+                _torch_broken = f"fails to import (ModuleNotFoundError: {error})"
+        except Exception as error:  # OSError from a shared library, ImportError, ...
+            _torch_broken = f"fails to import ({type(error).__name__}: {error})"
+    return _torch_broken
 
 
 def _worth_trying(numpy_seconds: float, steps: int | None) -> dict[str, bool]:
@@ -301,7 +326,7 @@ def _choose_by_measuring(arch: Architecture, params: Mapping[str, np.ndarray], m
     compiled_times = [t for candidate, t in others.items() if candidate != "numpy"]
     if name == "numpy" and compiled_times and min(compiled_times) < timings[name] * (1 + NOISE):
         name = min((c for c in others if c != "numpy"), key=lambda c: others[c])
-    if TORCH_BLAS in timings and timings[TORCH_BLAS] * (1 + NOISE) < timings[name]:
+    if TORCH_BLAS in timings and timings[TORCH_BLAS] * (1 + NOISE) < min(others.values()):
         name = TORCH_BLAS
     return name
 
@@ -326,7 +351,7 @@ def measure(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int
         if compiled.multiply_adds(arch, max_batch) <= LOOPS_PROBE_LIMIT:
             candidates["numba-loops"] = (
                 lambda p: compiled.CompiledStep(arch, p, max_batch, "loops"))
-        if TORCH_BLAS in among and torch_available(arch):
+        if TORCH_BLAS in among and torch_available(arch) and not torch_import_problem():
             candidates[TORCH_BLAS] = (
                 lambda p: compiled.CompiledStep(arch, p, max_batch, "blas-torch"))
     runs = {}

@@ -393,6 +393,9 @@ class CompiledStep:
                                         strict=True):
                     if mine is not theirs:
                         mine[...] = theirs
+            elif not optimizer.steps:  # a fresh rule starts from zero, not another's state
+                for state in (*self.first, *self.second):
+                    state[...] = 0
             optimizer._first, optimizer._scratch = self.first, self.weight_grads
             optimizer._second = self.second if optimizer.name == "adam" else []
             self.ints[k.T] = optimizer.steps

@@ -1,7 +1,8 @@
 """`MLPClassifier`: handgrad's engine as a scikit-learn estimator, with label smoothing.
 
-It trains with the same step objects (`backend`: auto measures NumPy against the compiled step,
-or numpy, numba, torch) and `Optimizer` as `handgrad train` and keeps its result as
+It trains with the same step objects (`backend`: auto measures NumPy against the compiled step's
+modes, or one named: numpy, numba, numba-loops, numba-blas, numba-blas-torch, torch) and
+`Optimizer` as `handgrad train` and keeps its result as
 a `Model`, so a fitted estimator can be saved (`save`), exported (`handgrad.to_torch`) and asked
 for the worked gradient step on any sample (`explain_step`). Unlike scikit-learn's own
 MLPClassifier it standardises the features itself (fitted on the data given to the first fit)
@@ -39,8 +40,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     `label_smoothing` ε and `smoothing` ("uniform": yˢ = (1 − ε)y + ε/q, "others": ε/(q − 1) to
     each wrong class) are the additions. `optimizer` is one of sgd, momentum, nesterov, adam;
     `weight_decay` λ adds λθ to every gradient (torch's convention, biases included). `backend`
-    is "auto" (NumPy or the compiled step, whichever is measured faster for the shapes), "numpy",
-    "numba" or "torch" (the same formulas on CPU tensors). Training
+    is "auto" (NumPy or a compiled mode, whichever is measured fastest for the shapes), "numpy",
+    "numba", "numba-loops", "numba-blas", "numba-blas-torch" (the compiled passes with torch's
+    matrix products) or "torch" (the same formulas on CPU tensors). Training
     stops when the epoch's mean training loss has not improved by `tol` for `n_iter_no_change`
     epochs, or after `max_iter` epochs.
     """

@@ -9,8 +9,8 @@ Given the same settings and seed, a run is bit-for-bit repeatable on the same ma
 takes the same step: `backend="auto"` remembers its measured choice in a cache file, and where
 that file cannot be written it says so once on stderr, since a rerun then measures again and
 may take the other path (other rounding). `RunResult.step` (run.json's "step": numpy,
-numba-loops, numba-blas, torch-cpu, torch-cuda) is itself a `backend` value that takes that path
-without measuring (`torch` with `device`, for the last two).
+numba-loops, numba-blas, numba-blas-torch, torch-cpu, torch-cuda) is itself a `backend` value
+that takes that path without measuring (`torch` with `device`, for the last two).
 A feature the run's dtype cannot carry (standardised, or through the network) is a DataError
 naming its row and column, never a NaN loss; `RunResult.to_json` is always valid JSON.
 """
@@ -109,7 +109,7 @@ class RunResult:
     best_epoch: int
     split_sizes: dict[str, int]
     interrupted: bool = False  # Ctrl-C ended training early; the best finished epoch is kept
-    step: str = "numpy"  # the step that trained: numpy, numba-loops, numba-blas, torch-DEVICE
+    step: str = "numpy"  # the step that trained: numpy, numba-MODE, torch-DEVICE
 
     @property
     def samples_per_second(self) -> float:
@@ -356,7 +356,8 @@ def train(
 
 
 def step_name(step: Any) -> str:
-    """numpy, numba-loops, numba-blas or torch-DEVICE: which step object trained."""
+    """numpy, numba-loops, numba-blas, numba-blas-torch or torch-DEVICE: which step object
+    trained."""
     mode = getattr(step, "mode", "numpy")
     return mode if mode in ("numpy",) or mode.startswith("torch") else f"numba-{mode}"
 

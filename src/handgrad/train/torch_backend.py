@@ -153,7 +153,8 @@ class TorchStep:
         self._yhat = torch.zeros((max_batch, sizes[-1]), **on)
         hidden = sizes[1:-1]  # per hidden layer: h, a = f(h), and ∂L/∂a then ∂L/∂h
         self._h = [torch.zeros((max_batch, width), **on) for width in hidden]
-        self._a = [torch.zeros((max_batch, width), **on) for width in hidden]
+        keeps_a = arch.hidden.name != "identity"  # identity's a is h itself
+        self._a = [torch.zeros((max_batch, width) if keeps_a else (0,), **on) for width in hidden]
         self._da = [torch.zeros((max_batch, width), **on) for width in hidden]
         self._batch = max_batch
         self._bound: Any = None
@@ -246,6 +247,9 @@ class TorchStep:
                 for mine, theirs in zip(self._second, optimizer._second or self._second,
                                         strict=True):
                     mine.copy_(self.torch.as_tensor(theirs))
+            elif not optimizer.steps:  # a fresh rule starts from zero, not another's state
+                for state in (*self._first, *self._second):
+                    state.zero_()
             optimizer._first, optimizer._scratch = self._first, self._g
             optimizer._second = self._second if optimizer.name == "adam" else []
             self._t.fill_(optimizer.steps)
