@@ -169,18 +169,18 @@ def _threads() -> int:
     return int(os.environ.get("HANDGRAD_BENCH_THREADS") or os.cpu_count() or 1)
 
 
-def build_floor(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+def _five_products(matmul: Callable[..., Any], data: dict[str, Any], dtype: str,
+                   convert: Callable[[np.ndarray], Any], empty: Callable[[tuple[int, int]], Any]
+                   ) -> Step:
+    """The five matrix products a step cannot avoid (h = xW1, z = hW2, dW2 = hᵀdz,
+    da = dz W2ᵀ, dW1 = xᵀda) into preallocated outputs, with `matmul` on `convert`ed arrays."""
     d, n, q, batch = data["sizes"]
     rng = np.random.default_rng(SEED + 1)
-    x, w1 = data["x"], data["params"]["W1"]
-    w2 = data["params"]["W2"]
-    dz = (rng.standard_normal((batch, q)) / batch).astype(dtype)
-    h = np.empty((batch, n), dtype)
-    z = np.empty((batch, q), dtype)
-    dw2 = np.empty((n, q), dtype)
-    da = np.empty((batch, n), dtype)
-    dw1 = np.empty((d, n), dtype)
-    matmul = np.matmul
+    dz = convert((rng.standard_normal((batch, q)) / batch).astype(dtype))
+    x, w1, w2 = (convert(data[key] if key == "x" else data["params"][key])
+                 for key in ("x", "W1", "W2"))
+    h, z, dw2, da, dw1 = (empty(shape) for shape in ((batch, n), (batch, q), (n, q), (batch, n),
+                                                      (d, n)))
 
     def step() -> float:
         matmul(x, w1, out=h)
@@ -190,6 +190,12 @@ def build_floor(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]
         matmul(x.T, da, out=dw1)
         return 0.0
 
+    return step
+
+
+def build_floor(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str, Any]]:
+    step = _five_products(np.matmul, data, dtype, np.asarray,
+                          lambda shape: np.empty(shape, dtype))
     return step, {"dtype_used": dtype, "note": "five matrix products only, no loss"}
 
 
@@ -199,25 +205,9 @@ def build_floor_torch(data: dict[str, Any], dtype: str) -> tuple[Step, dict[str,
     import torch
 
     torch.set_num_threads(_threads())
-    d, n, q, batch = data["sizes"]
-    rng = np.random.default_rng(SEED + 1)
-    x, w1 = torch.from_numpy(data["x"]), torch.from_numpy(data["params"]["W1"])
-    w2 = torch.from_numpy(data["params"]["W2"])
-    dz = torch.from_numpy((rng.standard_normal((batch, q)) / batch).astype(dtype))
-    tdtype = x.dtype
-    h, z = torch.empty((batch, n), dtype=tdtype), torch.empty((batch, q), dtype=tdtype)
-    dw2, da = torch.empty((n, q), dtype=tdtype), torch.empty((batch, n), dtype=tdtype)
-    dw1 = torch.empty((d, n), dtype=tdtype)
-    mm = torch.mm
-
-    def step() -> float:
-        mm(x, w1, out=h)
-        mm(h, w2, out=z)
-        mm(h.T, dz, out=dw2)
-        mm(dz, w2.T, out=da)
-        mm(x.T, da, out=dw1)
-        return 0.0
-
+    tdtype = torch.float64 if dtype == "float64" else torch.float32
+    step = _five_products(torch.mm, data, dtype, torch.from_numpy,
+                          lambda shape: torch.empty(shape, dtype=tdtype))
     return step, {"dtype_used": dtype, "note": "five matrix products only (torch), no loss",
                   "threads": torch.get_num_threads()}
 

@@ -23,7 +23,7 @@ from handgrad.train.backend_choice import make_step
 from handgrad.train.data import load_dataset
 from handgrad.train.loop import TrainConfig, train
 from handgrad.train.optim import Optimizer
-from tests.test_fused import ACTIVATIONS, HEADS, _problem, relu_kink_problem
+from tests.test_fused import ACTIVATIONS, HEADS, _problem, check_relu_kink
 from tests.test_optim import OPTIMIZER_CASES, _torch_run
 
 pytest.importorskip("numba")
@@ -71,11 +71,7 @@ def test_compiled_step_equals_reference(act, head, reduction, layers):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_relu_at_exact_zero_uses_the_convention(mode):
-    arch, params, x, target, reference = relu_kink_problem()
-    step = compiled.CompiledStep(arch, params, max_batch=1, mode=mode)
-    step.run(x, target)
-    assert reference["db1"][1] != 0  # the kink is really exercised
-    np.testing.assert_allclose(step.grads["db1"], reference["db1"], rtol=1e-14)
+    check_relu_kink(lambda arch, params, batch: compiled.CompiledStep(arch, params, batch, mode))
 
 
 @pytest.mark.parametrize("mode", MODES)

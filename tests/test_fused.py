@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -67,13 +69,18 @@ def relu_kink_problem() -> tuple[Architecture, dict[str, np.ndarray], np.ndarray
     return arch, params, x, target, reference
 
 
-def test_relu_at_exact_zero_uses_the_convention():
-    """A pre-activation of exactly 0 takes ReLU′(0) from the settings, as the reference does."""
+def check_relu_kink(make_step: Callable[..., Any]) -> None:
+    """A pre-activation of exactly 0 takes ReLU′(0) from the settings, as the reference does:
+    the check every step object's tests run, `make_step(arch, params, max_batch)`."""
     arch, params, x, target, reference = relu_kink_problem()
-    fused = FusedStep(arch, params, max_batch=1)
-    fused.run(x, target)
+    step = make_step(arch, params, 1)
+    step.run(x, target)
     assert reference["db1"][1] != 0  # the kink is really exercised
-    np.testing.assert_allclose(fused.grads["db1"], reference["db1"], rtol=1e-14)
+    np.testing.assert_allclose(step.grads["db1"], reference["db1"], rtol=1e-14)
+
+
+def test_relu_at_exact_zero_uses_the_convention():
+    check_relu_kink(FusedStep)
 
 
 def test_batches_of_different_sizes_reuse_the_buffers():

@@ -16,7 +16,7 @@ from handgrad.train.data import load_dataset
 from handgrad.train.loop import TrainConfig, train
 from handgrad.train.optim import Optimizer
 from tests.test_compiled import REFERENCE_CASES
-from tests.test_fused import ACTIVATIONS, HEADS, _problem, relu_kink_problem
+from tests.test_fused import ACTIVATIONS, HEADS, _problem, check_relu_kink
 from tests.test_optim import OPTIMIZER_CASES, _torch_run
 
 torch = pytest.importorskip("torch")
@@ -45,11 +45,7 @@ def test_torch_step_equals_reference(act, head, reduction, layers):
 
 
 def test_relu_at_exact_zero_uses_the_convention():
-    arch, params, x, target, reference = relu_kink_problem()
-    step = TorchStep(arch, params, max_batch=1)
-    step.run(x, target)
-    assert reference["db1"][1] != 0  # the kink is really exercised
-    np.testing.assert_allclose(step.grads["db1"], reference["db1"], rtol=1e-14)
+    check_relu_kink(TorchStep)
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS, ids=lambda act: act.name)
