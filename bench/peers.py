@@ -591,10 +591,15 @@ def print_saved(path: Path) -> None:
         unknown = [c for c in configs if c not in CONFIGS]
         missing = [(c, t, i) for c in configs for t in dtypes for i in impls
                    if (c, t, i) not in results]
-        if unknown or missing:
+        untimed = [r for r in rows if not isinstance(r.get("median_s"), (int, float, type(None)))
+                   or ("median_s" not in r and "skipped" not in r and "error" not in r)]
+        if unknown or missing or untimed or not isinstance(machine, dict):
             raise ValueError(f"unknown configurations {unknown}" if unknown
-                             else f"no row for {' '.join(missing[0])}")
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+                             else f"no row for {' '.join(missing[0])}" if missing
+                             else "a row without a time" if untimed else "no machine record")
+    except OSError as error:
+        sys.exit(f"--report {path}: cannot read it ({error.strerror or error})")
+    except (ValueError, KeyError, IndexError, TypeError) as error:
         sys.exit(f"--report {path}: not a bench/peers.py --json file ({type(error).__name__}:"
                  f" {error})")
     print_report(results, configs, dtypes, impls, machine, None)

@@ -250,13 +250,26 @@ except HandgradError as error:
 """
 
 
-def test_a_torch_that_fails_to_import_is_left_out_not_a_crash(tmp_path):
-    """torch installed but broken (a missing shared library): auto measures without its
-    products, and naming them is a clear error, never a traceback."""
+BROKEN_TORCHES = {  # a fake torch package's __init__.py: what is wrong, what handgrad says
+    "no shared library": ('raise OSError("libtorch_cpu.so: cannot open shared object file")\n',
+                          "fails to import (OSError: libtorch_cpu.so"),
+    "built for another NumPy": (  # imports with a warning, then cannot take NumPy's arrays
+        "import warnings\n"
+        'warnings.warn("Failed to initialize NumPy: _ARRAY_API not found")\n'
+        "def from_numpy(array):\n"
+        '    raise RuntimeError("Numpy is not available")\n',
+        "cannot use NumPy's arrays (RuntimeError: Numpy is not available"),
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_TORCHES)
+def test_a_torch_that_fails_to_load_is_left_out_not_a_crash(tmp_path, broken):
+    """torch installed but broken: auto measures without its products, and naming them is a
+    clear error, never a traceback."""
+    source, said = BROKEN_TORCHES[broken]
     fake = tmp_path / "torch"
     fake.mkdir()
-    (fake / "__init__.py").write_text(
-        'raise OSError("libtorch_cpu.so: cannot open shared object file")\n')
+    (fake / "__init__.py").write_text(source)
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.getcwd()}",
            "HANDGRAD_CACHE_DIR": str(tmp_path / "cache")}
     done = subprocess.run([sys.executable, "-c", BROKEN_TORCH], capture_output=True, text=True,
@@ -265,14 +278,14 @@ def test_a_torch_that_fails_to_import_is_left_out_not_a_crash(tmp_path):
     assert "Traceback" not in done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] in ("auto numpy", "auto numba-loops", "auto numba-blas")
-    assert lines[1].startswith("tried: fails to import (OSError: libtorch_cpu.so")
-    assert lines[2].startswith("forced --backend numba-blas-torch needs torch, which fails to"
-                               " import (OSError: libtorch_cpu.so")
+    assert lines[1].startswith(f"tried: {said}")
+    assert lines[2].startswith(f"forced --backend numba-blas-torch needs torch, which {said}")
 
 
-@pytest.mark.parametrize("make", ["torch", "blas-torch", "blas"])
-def test_a_fresh_optimizer_starts_from_zero_state(make):
-    """A new rule on a step that trained with another starts clean, as the NumPy step does."""
+@pytest.mark.parametrize("make", ["torch", "blas-torch", "blas", "loops"])
+def test_optimizers_taking_turns_on_one_step_keep_their_own_state(make):
+    """A new rule on a step that trained with another starts clean, and each rule coming back
+    goes on from its own state, as with the NumPy step (whose rules hold their own arrays)."""
     from handgrad.train import compiled
     from handgrad.train.fused import FusedStep
 
@@ -282,8 +295,12 @@ def test_a_fresh_optimizer_starts_from_zero_state(make):
             else compiled.CompiledStep(arch, params, 8, mode=make))
     for one in (reference, step):
         momentum = Optimizer("momentum", 0.1, momentum=0.9)
-        for _ in range(3):
-            one.train(x, target, momentum)
-        one.train(x, target, Optimizer("adam", 0.05))
+        adam = Optimizer("adam", 0.05)
+        for rule, times in ((momentum, 3), (adam, 2), (momentum, 2), (adam, 1),
+                            (Optimizer("nesterov", 0.1, momentum=0.5), 1), (momentum, 1)):
+            for _ in range(times):
+                one.train(x, target, rule)
+            if one is step:
+                one.run(x, target)  # gradients only, between rules: changes no state
     for name, value in reference.params.items():
         np.testing.assert_allclose(step.params[name], value, rtol=1e-10, atol=1e-12)

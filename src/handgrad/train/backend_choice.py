@@ -7,7 +7,7 @@ copy of the optimizer (the run itself starts untouched), in turns (one call of e
 again, so that a busy moment of a shared machine falls on all of them), and keeps the one with
 the least time (NumPy only by more than the noise, 3 %). Where torch is installed, the compiled
 step's `blas-torch` mode is a fourth candidate for large steps: the same compiled passes with
-the matrix products through torch's BLAS, which beats NumPy's OpenBLAS by 7-30 % at large
+the matrix products through torch's BLAS, which beats NumPy's OpenBLAS by 7-31 % at large
 shapes on the 2-core Xeon this was measured on, while its calls cost a few microseconds more,
 which no step under TORCH_MIN_STEP_SECONDS could win back. The torch step (`TorchStep`: torch
 for everything, its eager calls about 0.1 ms a step) is never chosen on the CPU, where
@@ -29,7 +29,7 @@ numbers bit for bit, and does not measure again. Where that file cannot be writt
 is measured again by every process and may differ (NumPy and the compiled step round
 differently): the first choice a process could not write is said once on stderr, with the
 --backend value that repeats it; every run records its path in run.json's "step", and
-`--backend numpy|numba-loops|numba-blas` takes that path without measuring.
+`--backend numpy|numba-loops|numba-blas|numba-blas-torch` takes that path without measuring.
 """
 
 from __future__ import annotations
@@ -242,6 +242,11 @@ def choose(arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int,
         return remembered
     name = _choose_by_measuring(arch, params, max_batch, optimizer, probe, among, steps)
     _chosen[key] = name
+    if TORCH_BLAS in among and _torch_broken:
+        # torch was found broken while measuring: the next call leaves it out of `among` before
+        # making its key, and must find this choice under that key, not measure again
+        without = tuple(candidate for candidate in among if candidate != TORCH_BLAS)
+        _chosen[_key(arch, dtype, max_batch, optimizer, without, steps)] = name
     problem = _write_cache(key, name)
     if problem is not None:
         _say_unremembered(problem, name)
@@ -270,17 +275,22 @@ def torch_available(arch: Architecture) -> bool:
         return False
 
 
-_torch_broken: str | None = None
+_torch_broken: str | None = None  # None: not checked yet; "": torch works; else why not
 
 
 def torch_import_problem() -> str | None:
-    """None when torch imports; else why not ("is not installed (…)", "fails to import (…)"),
-    remembered for the process. An installed torch that fails to load (a missing shared
-    library, a NumPy it was not built for) is not installed for training's purposes."""
+    """None when torch imports and multiplies NumPy arrays; else why not ("is not installed
+    (…)", "fails to import (…)", "cannot use NumPy's arrays (…)"), remembered for the process.
+    An installed torch that fails to load (a missing shared library) or was built for another
+    NumPy (it imports with a warning, then torch.from_numpy fails) is no torch for training."""
     global _torch_broken
     if _torch_broken is None:
         try:
-            import torch  # noqa: F401
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "Failed to initialize NumPy": tested below
+                import torch
         except ModuleNotFoundError as error:
             if error.name == "torch":
                 _torch_broken = f"is not installed ({error})"
@@ -288,7 +298,15 @@ def torch_import_problem() -> str | None:
                 _torch_broken = f"fails to import (ModuleNotFoundError: {error})"
         except Exception as error:  # OSError from a shared library, ImportError, ...
             _torch_broken = f"fails to import ({type(error).__name__}: {error})"
-    return _torch_broken
+        else:
+            try:
+                one = torch.from_numpy(np.ones((1, 1)))
+                torch.mm(one, one, out=torch.from_numpy(np.zeros((1, 1))))
+            except Exception as error:
+                _torch_broken = f"cannot use NumPy's arrays ({type(error).__name__}: {error})"
+            else:
+                _torch_broken = ""
+    return _torch_broken or None
 
 
 def _worth_trying(numpy_seconds: float, steps: int | None) -> dict[str, bool]:

@@ -18,7 +18,7 @@ What it changes, and why:
 - `blas-torch`: `blas` with the matrix products through torch's BLAS (`torch.mm` into
   tensors that share the step's buffers, so nothing is copied), the same compiled passes beside
   them: on the 2-core Xeon this was measured on, torch's products beat NumPy's OpenBLAS by
-  7-30 % at large shapes (the five products of 784-256-10 at a batch of 1024: 11.7 ms against
+  7-31 % at large shapes (the five products of 784-256-10 at a batch of 1024: 11.7 ms against
   15.3 ms in float64, 5.6 against 6.6 in float32), and cost ~5 µs a call more at small ones.
   With plain SGD (weight decay or not) the update of each W is fused into its gradient's
   product: one GEMM writes W ← (1 − ηλ)W − η aᵀ∂L/∂h in place (β = 1 − ηλ, α = −η), so the pass
@@ -237,6 +237,7 @@ class CompiledStep:
         self._views: dict[int, _Views] = {}
         self._batch = -1
         self._bound: Any = None  # the optimizer whose settings the buffers hold
+        self._state_owner: Any = None  # the optimizer whose state (v, m, …) they hold
         self._lr = np.nan
         # blas-torch with plain SGD: (β, α, bias rows, their gradients) of the fused update
         self._fused_sgd: tuple[float, float, list[Any], list[Any]] | None = None
@@ -384,6 +385,12 @@ class CompiledStep:
         """Write the optimizer's settings into the buffers and adopt its state."""
         k, cfg, work, c = self._k, self.cfg, self.work, self._const
         if optimizer is not self._bound:
+            owner = self._state_owner
+            if owner is not None and owner is not optimizer and owner._first is self.first:
+                # the rule whose state the buffers hold keeps a copy of it, to come back to
+                owner._first = [state.copy() for state in self.first]
+                owner._second = [state.copy() for state in owner._second]
+            self._state_owner = optimizer
             # state made by an earlier step object (partial_fit builds one per call) goes on
             if optimizer.steps and optimizer._first:
                 for mine, theirs in zip(self.first, optimizer._first, strict=True):

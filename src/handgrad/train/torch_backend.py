@@ -158,6 +158,7 @@ class TorchStep:
         self._da = [torch.zeros((max_batch, width), **on) for width in hidden]
         self._batch = max_batch
         self._bound: Any = None
+        self._state_owner: Any = None  # the optimizer whose state (v, m, …) the buffers hold
         self._lr_value = np.nan
         self._graph: Any = None
         self._graph_wanted = (not cpu) if graph is None else graph
@@ -241,6 +242,12 @@ class TorchStep:
 
     def _bind(self, optimizer: Optimizer) -> None:
         if optimizer is not self._bound:
+            owner = self._state_owner
+            if owner is not None and owner is not optimizer and owner._first is self._first:
+                # the rule whose state the buffers hold keeps a copy of it, to come back to
+                owner._first = [state.clone() for state in self._first]
+                owner._second = [state.clone() for state in owner._second]
+            self._state_owner = optimizer
             if optimizer.steps and optimizer._first:  # state of an earlier step object
                 for mine, theirs in zip(self._first, optimizer._first, strict=True):
                     mine.copy_(self.torch.as_tensor(theirs))
