@@ -7,7 +7,7 @@ copy of the optimizer (the run itself starts untouched), in turns (one call of e
 again, so that a busy moment of a shared machine falls on all of them), and keeps the one with
 the least time (NumPy only by more than the noise, 3 %). Where torch is installed, the compiled
 step's `blas-torch` mode is a fourth candidate for large steps: the same compiled passes with
-the matrix products through torch's BLAS, which beats NumPy's OpenBLAS by 7-31 % at large
+the matrix products through torch's BLAS, which beats NumPy's OpenBLAS by 6-33 % at large
 shapes on the 2-core Xeon this was measured on, while its calls cost a few microseconds more,
 which no step under TORCH_MIN_STEP_SECONDS could win back. The torch step (`TorchStep`: torch
 for everything, its eager calls about 0.1 ms a step) is never chosen on the CPU, where

@@ -18,8 +18,8 @@ What it changes, and why:
 - `blas-torch`: `blas` with the matrix products through torch's BLAS (`torch.mm` into
   tensors that share the step's buffers, so nothing is copied), the same compiled passes beside
   them: on the 2-core Xeon this was measured on, torch's products beat NumPy's OpenBLAS by
-  7-31 % at large shapes (the five products of 784-256-10 at a batch of 1024: 11.7 ms against
-  15.3 ms in float64, 5.6 against 6.6 in float32), and cost ~5 µs a call more at small ones.
+  6-33 % at large shapes (the five products of 784-256-10 at a batch of 1024: 11.0 ms against
+  14.6 ms in float64, 5.3 against 6.0 in float32), and cost ~5 µs a call more at small ones.
   With plain SGD (weight decay or not) the update of each W is fused into its gradient's
   product: one GEMM writes W ← (1 − ηλ)W − η aᵀ∂L/∂h in place (β = 1 − ηλ, α = −η), so the pass
   of the update over every weight (read θ and ∂L/∂θ, write θ: 200 MB a step at 1024-4096-1000)
