@@ -28,8 +28,18 @@ from tests.test_optim import OPTIMIZER_CASES, _torch_run
 
 pytest.importorskip("numba")
 
-# blas-torch where torch is installed (CI installs it with the test extra)
-MODES = ("loops", "blas", *(("blas-torch",) if importlib.util.find_spec("torch") else ()))
+# blas-calls: the blas mode with its products called from Python (the way of steps larger than
+# compiled.ONE_CALL_LIMIT; these tests' small steps would take one call); blas-torch where torch
+# is installed (CI installs it with the test extra)
+MODES = ("loops", "blas", "blas-calls",
+         *(("blas-torch",) if importlib.util.find_spec("torch") else ()))
+
+
+def step_for(mode: str, arch, params, max_batch: int) -> compiled.CompiledStep:
+    """The compiled step of a test mode (blas-calls: blas, products called from Python)."""
+    if mode == "blas-calls":
+        return compiled.CompiledStep(arch, params, max_batch, mode="blas", one_call=False)
+    return compiled.CompiledStep(arch, params, max_batch, mode=mode)  # type: ignore[arg-type]
 # every activation (with the kink conventions and a negative leaky slope, which keeps h)
 COMPILED_ACTIVATIONS = [*ACTIVATIONS, ops.Activation("leaky_relu", leaky_slope=-0.2)]
 
@@ -51,7 +61,7 @@ def test_compiled_step_equals_reference(act, head, reduction, layers):
     fwd = network.forward(params, x, target, arch)
     reference = network.backward(fwd, arch).grads
     for mode in MODES:
-        step = compiled.CompiledStep(arch, params, max_batch=10, mode=mode)
+        step = step_for(mode, arch, params, 10)
         loss = step.run(x, target)
         assert loss == pytest.approx(float(fwd.loss), rel=1e-12, abs=1e-14), mode
         for name, expected in reference.items():
@@ -60,7 +70,7 @@ def test_compiled_step_equals_reference(act, head, reduction, layers):
         np.testing.assert_allclose(step.yhat, fwd.yhat, rtol=1e-12, atol=1e-15)
 
         single = {k: v.astype(np.float32) for k, v in params.items()}
-        step32 = compiled.CompiledStep(arch, single, max_batch=10, mode=mode)
+        step32 = step_for(mode, arch, single, 10)
         loss32 = step32.run(x.astype(np.float32), target.astype(np.float32))
         assert step32.grads["dW1"].dtype == np.float32
         assert loss32 == pytest.approx(float(fwd.loss), rel=2e-5, abs=1e-6), mode
@@ -71,14 +81,14 @@ def test_compiled_step_equals_reference(act, head, reduction, layers):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_relu_at_exact_zero_uses_the_convention(mode):
-    check_relu_kink(lambda arch, params, batch: compiled.CompiledStep(arch, params, batch, mode))
+    check_relu_kink(lambda arch, params, batch: step_for(mode, arch, params, batch))
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_batches_of_other_sizes_and_large_logits(mode):
     arch, params, x, target = _problem((6, 9, 8), ACTIVATIONS[0], HEADS[0], "mean", batch=40)
     x *= 20  # logits far apart: the row maxima matter
-    step = compiled.CompiledStep(arch, params, max_batch=40, mode=mode)
+    step = step_for(mode, arch, params, 40)
     for rows in (slice(0, 40), slice(0, 1), slice(3, 20)):
         fwd = network.forward(params, x[rows], target[rows], arch)
         expected = network.backward(fwd, arch).grads
@@ -95,7 +105,7 @@ def test_batches_of_other_sizes_and_large_logits(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_optimizers_match_torch_for_25_steps(mode, name, kwargs):
     def make(arch, params, batch):
-        return compiled.CompiledStep(arch, params, batch, mode=mode)
+        return step_for(mode, arch, params, batch)
 
     step, ours, theirs, final = _torch_run(name, kwargs, 25, np.float64, make)
     np.testing.assert_allclose(ours, theirs, rtol=1e-10)
@@ -156,7 +166,7 @@ def test_partial_fit_carries_the_optimizer_state_on_every_backend(backend, rule)
 def test_a_step_allocates_nothing(mode, rule):
     """100 steps after the first: no array is made (tracemalloc sees NumPy's buffers too)."""
     arch, params, x, target = _problem((20, 64, 10), ACTIVATIONS[0], HEADS[0], "mean", batch=32)
-    step = compiled.CompiledStep(arch, params, 32, mode=mode)
+    step = step_for(mode, arch, params, 32)
     xb, yb = step.batch_buffers(32)
     xb[...], yb[...] = x, target
     optimizer = Optimizer(rule, 0.01)
@@ -380,3 +390,14 @@ def test_fused_sgd_update_and_gradients_only_runs_take_turns():
         expected = network.backward(network.forward(reference, x, target, arch), arch).grads
         for name, value in expected.items():
             np.testing.assert_allclose(step.grads[name], value, rtol=1e-10, atol=1e-12)
+
+
+def test_the_blas_modes_step_is_one_call_up_to_its_limit():
+    """Small steps take the one compiled call (numba's np.dot), large ones call the products from
+    Python; both give the reference's gradients (the tests above run both ways)."""
+    arch, params, _, _ = _problem((6, 9, 8), ACTIVATIONS[0], HEADS[0], "mean", batch=40)
+    assert compiled.CompiledStep(arch, params, 40, mode="blas").one_call
+    assert not compiled.CompiledStep(arch, params, 40, mode="loops").one_call
+    wide, wide_params, _, _ = _problem((300, 600, 10), ACTIVATIONS[0], HEADS[0], "mean", batch=2)
+    assert compiled.multiply_adds(wide, 64) > compiled.ONE_CALL_LIMIT
+    assert not compiled.CompiledStep(wide, wide_params, 64, mode="blas").one_call

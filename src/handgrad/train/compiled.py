@@ -14,7 +14,10 @@ What it changes, and why:
 - `blas`: the matrix products go through NumPy's BLAS (`matmul` into the step's buffers) and
   every elementwise pass is fused into one compiled loop beside them: bias and activation in
   one pass; bias, softmax, loss, ∂L/∂z and ∂L/∂b of the output in one; f′ and ∂L/∂b in one;
-  the update of every parameter in one;
+  the update of every parameter in one. A step of up to ONE_CALL_LIMIT multiply-adds is one
+  compiled call too (`step_blas`: the products as numba's np.dot, SciPy's BLAS, into views of
+  the buffers): at 64-128-10 and a batch of 64 the Python-side calls (five products, four
+  passes) were 7 µs of a 33 µs step;
 - `blas-torch`: `blas` with the matrix products through torch's BLAS (`torch.mm` into
   tensors that share the step's buffers, so nothing is copied), the same compiled passes beside
   them: on the 2-core Xeon this was measured on, torch's products beat NumPy's OpenBLAS by
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
 Mode = Literal["loops", "blas", "blas-torch"]
 ALIGN = 64  # bytes: every buffer starts on a cache line (BLAS reads aligned rows faster)
 LOOPS_LIMIT = 400_000  # multiply-adds per step below which `mode=None` takes the loops
+ONE_CALL_LIMIT = 5_000_000  # multiply-adds up to which the `blas` mode's step is one call
 
 _kernels: ModuleType | None = None
 _missing: str | None = None
@@ -139,7 +143,7 @@ class CompiledStep:
     """
 
     def __init__(self, arch: Architecture, params: Mapping[str, np.ndarray], max_batch: int,
-                 mode: Mode | None = None) -> None:
+                 mode: Mode | None = None, one_call: bool | None = None) -> None:
         if arch.layout != "in_out":
             raise ValueError("the compiled step works on the in_out layout")
         k = kernels()
@@ -241,6 +245,10 @@ class CompiledStep:
         self._lr = np.nan
         # blas-torch with plain SGD: (β, α, bias rows, their gradients) of the fused update
         self._fused_sgd: tuple[float, float, list[Any], list[Any]] | None = None
+        # the blas mode's whole step as one compiled call (None: by the step's size)
+        if one_call is None:
+            one_call = multiply_adds(arch, max_batch) <= ONE_CALL_LIMIT
+        self.one_call = bool(one_call) and mode == "blas"
         self._warm()
 
     def _warm(self) -> None:
@@ -257,6 +265,11 @@ class CompiledStep:
             kernel.compile((*arrays[:2], numba.int64))
         k.forward_output.compile(arrays)
         k.update.compile(arrays)
+        if self.one_call:
+            try:
+                k.step_blas.compile(arrays)
+            except Exception:  # numba's np.dot needs SciPy's BLAS: the products from Python
+                self.one_call = False
 
     # --------------------------------------------------------------------- buffers
 
@@ -350,6 +363,8 @@ class CompiledStep:
         k, work, ints, cfg = self._k, self.work, self.ints, self.cfg
         if self.mode == "loops":
             return float(k.step_loops(work, ints, cfg))
+        if self.one_call:
+            return float(k.step_blas(work, ints, cfg))
         # np.matmul on NumPy views, or torch.mm on tensors sharing them (blas-torch)
         matmul, W, WT, dW = self._products
         if self.mode == "blas-torch":
