@@ -23,8 +23,14 @@ from handgrad.train.backend_choice import make_step
 from handgrad.train.data import load_dataset
 from handgrad.train.loop import TrainConfig, train
 from handgrad.train.optim import Optimizer
-from tests.test_fused import ACTIVATIONS, HEADS, _problem, check_relu_kink
-from tests.test_optim import OPTIMIZER_CASES, _torch_run
+from tests.test_fused import (
+    ACTIVATIONS,
+    HEADS,
+    _problem,
+    check_batches_of_other_sizes,
+    check_relu_kink,
+)
+from tests.test_optim import OPTIMIZER_CASES, _torch_run, check_against_torch_optim
 
 pytest.importorskip("numba")
 
@@ -86,17 +92,7 @@ def test_relu_at_exact_zero_uses_the_convention(mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_batches_of_other_sizes_and_large_logits(mode):
-    arch, params, x, target = _problem((6, 9, 8), ACTIVATIONS[0], HEADS[0], "mean", batch=40)
-    x *= 20  # logits far apart: the row maxima matter
-    step = step_for(mode, arch, params, 40)
-    for rows in (slice(0, 40), slice(0, 1), slice(3, 20)):
-        fwd = network.forward(params, x[rows], target[rows], arch)
-        expected = network.backward(fwd, arch).grads
-        assert step.run(x[rows], target[rows]) == pytest.approx(float(fwd.loss), rel=1e-12)
-        for name, value in expected.items():
-            np.testing.assert_allclose(step.grads[name], value, rtol=1e-10, atol=1e-12)
-    with pytest.raises(ValueError, match="1 to 40"):
-        step.run(np.zeros((41, 6)), np.zeros((41, 8)))
+    check_batches_of_other_sizes(lambda arch, params, batch: step_for(mode, arch, params, batch))
 
 
 
@@ -107,13 +103,7 @@ def test_optimizers_match_torch_for_25_steps(mode, name, kwargs):
     def make(arch, params, batch):
         return step_for(mode, arch, params, batch)
 
-    step, ours, theirs, final = _torch_run(name, kwargs, 25, np.float64, make)
-    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
-    for layer in range(1, 4):
-        np.testing.assert_allclose(step.params[f"W{layer}"], final[2 * layer - 2], rtol=1e-9,
-                                   atol=1e-12)
-        np.testing.assert_allclose(step.params[f"b{layer}"], final[2 * layer - 1], rtol=1e-9,
-                                   atol=1e-12)
+    check_against_torch_optim(name, kwargs, make)
     step32, ours32, theirs32, final32 = _torch_run(name, kwargs, 25, np.float32, make)
     assert step32.params["W1"].dtype == np.float32
     np.testing.assert_allclose(ours32, theirs32, rtol=1e-4)

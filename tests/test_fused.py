@@ -83,15 +83,28 @@ def test_relu_at_exact_zero_uses_the_convention():
     check_relu_kink(FusedStep)
 
 
-def test_batches_of_different_sizes_reuse_the_buffers():
-    arch, params, x, target = _problem((4, 8, 3), ACTIVATIONS[0], HEADS[0], "mean", batch=9)
-    fused = FusedStep(arch, params, max_batch=9)
-    for rows in (slice(0, 9), slice(0, 2), slice(3, 9)):
+def check_batches_of_other_sizes(make_step: Callable[..., Any], layers=(6, 9, 8),
+                                 act=ACTIVATIONS[0]) -> None:
+    """A step made for 40 rows takes batches of 40, 1, 17 and 40 again (its buffers' first rows;
+    nothing stale is left) with logits far apart (the row maxima matter): loss, gradients and ŷ
+    against the reference path each time, and a 41-row batch refused. The check every step
+    object's tests run, `make_step(arch, params, max_batch)`."""
+    arch, params, x, target = _problem(layers, act, HEADS[0], "mean", batch=40)
+    x *= 20
+    step = make_step(arch, params, 40)
+    for rows in (slice(0, 40), slice(0, 1), slice(3, 20), slice(0, 40)):
         fwd = network.forward(params, x[rows], target[rows], arch)
         expected = network.backward(fwd, arch).grads
-        assert fused.run(x[rows], target[rows]) == pytest.approx(float(fwd.loss), rel=1e-12)
+        assert step.run(x[rows], target[rows]) == pytest.approx(float(fwd.loss), rel=1e-12)
         for name, value in expected.items():
-            np.testing.assert_allclose(fused.grads[name], value, rtol=1e-10, atol=1e-14)
+            np.testing.assert_allclose(step.grads[name], value, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(step.yhat, fwd.yhat, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="1 to 40"):
+        step.run(np.zeros((41, layers[0])), np.zeros((41, layers[-1])))
+
+
+def test_batches_of_different_sizes_reuse_the_buffers():
+    check_batches_of_other_sizes(FusedStep)
 
 
 @pytest.mark.parametrize("batch", [1, 300])  # both softmax paths: row reductions, argmax

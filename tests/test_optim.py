@@ -106,15 +106,21 @@ OPTIMIZER_CASES = [  # every rule, with and without weight decay (shared by the 
 ]
 
 
-@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZER_CASES)
-def test_optimizers_match_torch_step_for_step(name, kwargs):
-    fused, ours, theirs, final = _torch_run(name, kwargs, steps=25, dtype=np.float64)
+def check_against_torch_optim(name: str, kwargs: dict, make=FusedStep, steps: int = 25) -> None:
+    """25 float64 steps of `make`'s step object with the rule against torch.optim's: the losses
+    and every parameter (the check every step object's tests run)."""
+    step, ours, theirs, final = _torch_run(name, kwargs, steps, np.float64, make)
     np.testing.assert_allclose(ours, theirs, rtol=1e-10)
     for layer in range(1, 4):
-        np.testing.assert_allclose(fused.params[f"W{layer}"], final[2 * layer - 2], rtol=1e-9,
+        np.testing.assert_allclose(step.params[f"W{layer}"], final[2 * layer - 2], rtol=1e-9,
                                    atol=1e-12)
-        np.testing.assert_allclose(fused.params[f"b{layer}"], final[2 * layer - 1], rtol=1e-9,
+        np.testing.assert_allclose(step.params[f"b{layer}"], final[2 * layer - 1], rtol=1e-9,
                                    atol=1e-12)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZER_CASES)
+def test_optimizers_match_torch_step_for_step(name, kwargs):
+    check_against_torch_optim(name, kwargs)
 
 
 def test_adam_in_float32_tracks_torch():

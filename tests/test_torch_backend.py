@@ -16,8 +16,14 @@ from handgrad.train.data import load_dataset
 from handgrad.train.loop import TrainConfig, train
 from handgrad.train.optim import Optimizer
 from tests.test_compiled import REFERENCE_CASES
-from tests.test_fused import ACTIVATIONS, HEADS, _problem, check_relu_kink
-from tests.test_optim import OPTIMIZER_CASES, _torch_run
+from tests.test_fused import (
+    ACTIVATIONS,
+    HEADS,
+    _problem,
+    check_batches_of_other_sizes,
+    check_relu_kink,
+)
+from tests.test_optim import OPTIMIZER_CASES, check_against_torch_optim
 
 torch = pytest.importorskip("torch")
 
@@ -52,32 +58,12 @@ def test_relu_at_exact_zero_uses_the_convention():
 def test_batches_of_other_sizes_reuse_the_buffers(act):
     """The step's own buffers (h, a, ∂L/∂a, ŷ) hold the largest batch; smaller batches use
     their first rows, and a larger batch after a smaller one leaves nothing stale."""
-    arch, params, x, target = _problem((6, 9, 7, 8), act, HEADS[0], "mean", batch=40)
-    x *= 20  # logits far apart: the row maxima matter
-    step = TorchStep(arch, params, max_batch=40)
-    for rows in (slice(0, 40), slice(0, 1), slice(3, 20), slice(0, 40)):
-        fwd = network.forward(params, x[rows], target[rows], arch)
-        expected = network.backward(fwd, arch).grads
-        assert step.run(x[rows], target[rows]) == pytest.approx(float(fwd.loss), rel=1e-12)
-        for name, value in expected.items():
-            np.testing.assert_allclose(step.grads[name], value, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(step.yhat, fwd.yhat, rtol=1e-12, atol=1e-15)
-    with pytest.raises(ValueError, match="1 to 40"):
-        step.run(np.zeros((41, 6)), np.zeros((41, 8)))
+    check_batches_of_other_sizes(TorchStep, (6, 9, 7, 8), act)
 
 
 @pytest.mark.parametrize(("name", "kwargs"), OPTIMIZER_CASES)
 def test_torch_step_optimizers_match_torch_optim_for_25_steps(name, kwargs):
-    def make(arch, params, batch):
-        return TorchStep(arch, params, batch)
-
-    step, ours, theirs, final = _torch_run(name, kwargs, 25, np.float64, make)
-    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
-    for layer in range(1, 4):
-        np.testing.assert_allclose(step.params[f"W{layer}"], final[2 * layer - 2], rtol=1e-9,
-                                   atol=1e-12)
-        np.testing.assert_allclose(step.params[f"b{layer}"], final[2 * layer - 1], rtol=1e-9,
-                                   atol=1e-12)
+    check_against_torch_optim(name, kwargs, TorchStep)
 
 
 def test_namespace_runs_the_tables_formulas():
@@ -296,8 +282,10 @@ def test_optimizers_taking_turns_on_one_step_keep_their_own_state(make):
     for one in (reference, step):
         momentum = Optimizer("momentum", 0.1, momentum=0.9)
         adam = Optimizer("adam", 0.05)
-        for rule, times in ((momentum, 3), (adam, 2), (momentum, 2), (adam, 1),
-                            (Optimizer("nesterov", 0.1, momentum=0.5), 1), (momentum, 1)):
+        twin = Optimizer("adam", 0.05)  # equal settings, its own state
+        for rule, times in ((momentum, 3), (adam, 2), (momentum, 2), (adam, 1), (twin, 2),
+                            (adam, 1), (Optimizer("nesterov", 0.1, momentum=0.5), 1),
+                            (momentum, 1)):
             for _ in range(times):
                 one.train(x, target, rule)
             if one is step:

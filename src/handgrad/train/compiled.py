@@ -400,11 +400,9 @@ class CompiledStep:
         """Write the optimizer's settings into the buffers and adopt its state."""
         k, cfg, work, c = self._k, self.cfg, self.work, self._const
         if optimizer is not self._bound:
-            owner = self._state_owner
-            if owner is not None and owner is not optimizer and owner._first is self.first:
-                # the rule whose state the buffers hold keeps a copy of it, to come back to
-                owner._first = [state.copy() for state in self.first]
-                owner._second = [state.copy() for state in owner._second]
+            owner = self._state_owner  # (by identity: equal settings are not one rule)
+            if owner is not None and owner is not optimizer:
+                owner.release_state(self.first, np.copy)
             self._state_owner = optimizer
             # state made by an earlier step object (partial_fit builds one per call) goes on
             if optimizer.steps and optimizer._first:

@@ -153,6 +153,9 @@ class FusedStep:
     def _cut(self, batch: int) -> _Views:
         views = self._views.get(batch)
         if views is None:
+            if not 1 <= batch <= self.max_batch:  # as the compiled and torch steps say it
+                raise ValueError(f"a batch of {batch} rows; this step takes 1 to "
+                                 f"{self.max_batch}")
             views = _Views(
                 [h[:batch] for h in self._h], [a[:batch] for a in self._a],
                 [d[:batch] for d in self._d], [m[:batch] for m in self._mask],

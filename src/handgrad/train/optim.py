@@ -18,6 +18,7 @@ is given):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,6 +51,13 @@ class Optimizer:
         self._first: list[Any] = []  # momentum v, or Adam's m
         self._second: list[Any] = []  # Adam's v
         self._scratch: list[Any] = []
+
+    def release_state(self, buffers: list[Any], copy: Callable[[Any], Any]) -> None:
+        """Another rule is about to take a step's state `buffers`, where this rule's state lives
+        (compiled and torch steps keep it there): keep a `copy` of it, to come back to."""
+        if self._first is buffers:
+            self._first = [copy(state) for state in self._first]
+            self._second = [copy(state) for state in self._second]
 
     def state_to_numpy(self) -> None:
         """Make the state NumPy arrays (copies of a torch step's tensors, GPU ones included),

@@ -242,11 +242,9 @@ class TorchStep:
 
     def _bind(self, optimizer: Optimizer) -> None:
         if optimizer is not self._bound:
-            owner = self._state_owner
-            if owner is not None and owner is not optimizer and owner._first is self._first:
-                # the rule whose state the buffers hold keeps a copy of it, to come back to
-                owner._first = [state.clone() for state in self._first]
-                owner._second = [state.clone() for state in owner._second]
+            owner = self._state_owner  # (by identity: equal settings are not one rule)
+            if owner is not None and owner is not optimizer:
+                owner.release_state(self._first, self.torch.clone)
             self._state_owner = optimizer
             if optimizer.steps and optimizer._first:  # state of an earlier step object
                 for mine, theirs in zip(self._first, optimizer._first, strict=True):
